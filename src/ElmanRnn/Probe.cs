@@ -1,0 +1,2 @@
+namespace ElmanRnn;
+internal static class Probe { }

@@ -1,0 +1,2 @@
+namespace ElmanRnn.Tests;
+public class SmokeTests { [Fact] public void Builds() => true.Should().BeTrue(); }
