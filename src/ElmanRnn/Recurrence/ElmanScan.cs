@@ -29,6 +29,8 @@ internal static class ElmanScan
         ReadOnlySpan<T> h0, Span<T> hn, Activation activation)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (batch.Rows == 0)
+            return;   // batch size 0 is legal (spec §4.4): no rows, no states
         int hidden = weights.HiddenSize, width = weights.Directions * hidden, sequences = batch.BatchSize;
         Gemm.Run(x, weights.InputSize, batch.Rows, weights.InputWeights, output, width,
             weights.Bias is null ? GemmInit.Zero : GemmInit.Bias, weights.Bias, Activation.Identity);
