@@ -261,7 +261,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 ElmanScan.Run(layers[l], batch, layerInput, layerOutput,
                     h0.IsEmpty ? h0 : h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
                 if (Training && Options.Dropout > 0 && l < layers.Length - 1)
-                    Elementwise.Dropout(layerOutput, Options.Dropout, _random);
+                    Dropout.Apply(layerOutput, Options.Dropout, _random);
                 layerInput = layerOutput;
             }
         }

@@ -18,123 +18,215 @@ internal enum GemmInit
     Accumulate,
 }
 
-/// <summary>The elementwise function applied to C's rows once they are complete.</summary>
+/// <summary>The elementwise function applied to each tile of C once its last K block is done.</summary>
 internal enum Activation { Identity, Tanh, Relu }
 
 /// <summary>
 /// C = φ(init + A·Wᵀ) with W pre-packed (<see cref="PackedMatrix{T}"/>).
 /// <para>
-/// Tiling: rows of A in blocks of <see cref="RowBlock"/>, columns in panels of two vectors; each tile keeps its
-/// 8×2 accumulators in registers across the whole K loop, broadcasting A's elements straight from their rows
-/// (packing A did not pay on RNN shapes). Rows past the last full block run through a one-row kernel, columns past
-/// the last full panel through a zero-padded scratch tile.
+/// Blocking: K in one pass up to <see cref="KcMax"/> (beyond, in near-equal blocks of at most that, C round-tripping
+/// through memory between blocks); rows in blocks whose slice of A stays in L2 (<see cref="RowBlockBytes"/>), and
+/// within a row block every panel of W is swept over all 8-row tiles while it is hot. The 8×2-vector tile keeps 16
+/// accumulators in registers and broadcasts A's elements straight from their rows (packing A did not pay on RNN
+/// shapes). Leftover rows (fewer than 8, e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent
+/// chains, so a matrix-vector product is not latency-bound. Columns past the last full panel go through a
+/// zero-padded scratch tile. φ is applied to each tile right after its last K block, while it is in L1.
 /// </para>
 /// <para>
-/// Determinism: every element of C is the same chain acc = fma(a[i,p], w[j,p], acc) for p = 0..K-1 starting from
-/// its init value, whichever kernel (8-row, 1-row, scratch tile) computes it, so a row's result does not depend on
-/// how many other rows are in the batch or how rows are split across threads.
+/// Determinism: every element of C is the same chain acc = fma(a[i,p], w[j,p], acc) for p = 0..K-1 from its init
+/// value, then φ, whichever kernel, tile, panel range or thread computes it, so a row's result does not depend on
+/// how many rows share the call or how panels are split across threads.
 /// </para>
 /// </summary>
 internal static class Gemm
 {
     public const int RowBlock = 8;
+    public const int KcMax = 512;
+    private const int RowBlockBytes = 128 * 1024;
+    private const int PanelsPerRowPass = 4;
 
-    /// <summary>Panel width (columns of C per micro-tile) of the active SIMD path.</summary>
+    /// <summary>Panel width (columns of C per micro-tile) of the active SIMD path: two vectors.</summary>
     public static int PanelWidth<T>() where T : unmanaged, IFloatingPointIeee754<T> => 2 * Simd.Width<T>();
 
     // a: (m, K), rows lda apart;  c: (m, N), rows ldc apart;  bias: (N) when init is Bias
     public static void Run<T>(
         ReadOnlySpan<T> a, int lda, int m, PackedMatrix<T> w, Span<T> c, int ldc,
         GemmInit init, ReadOnlySpan<T> bias, Activation activation)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run(a, lda, m, w, c, ldc, init, bias, activation, 0, w.PanelCount);
+
+    /// <summary>Computes only the columns of panels [firstPanel, endPanel): how threads split one product.</summary>
+    public static void Run<T>(
+        ReadOnlySpan<T> a, int lda, int m, PackedMatrix<T> w, Span<T> c, int ldc,
+        GemmInit init, ReadOnlySpan<T> bias, Activation activation, int firstPanel, int endPanel)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (m == 0)
+        if (m == 0 || firstPanel >= endPanel)
             return;
         int n = w.N, k = w.K;
         // Internal callers size their buffers; a violation here is a bug in ElmanRnn, so fail loudly, never read wild.
         if (lda < k || a.Length < (m - 1) * lda + k || ldc < n || c.Length < (m - 1) * ldc + n
-            || (init == GemmInit.Bias && bias.Length < n) || w.PanelWidth != PanelWidth<T>())
+            || (init == GemmInit.Bias && bias.Length < n) || w.PanelWidth != PanelWidth<T>()
+            || firstPanel < 0 || endPanel > w.PanelCount)
             throw new InvalidOperationException(
                 $"GEMM operands do not fit: m={m}, n={n}, k={k}, lda={lda}, |a|={a.Length}, ldc={ldc}, |c|={c.Length}, " +
-                $"|bias|={bias.Length}, panel={w.PanelWidth}.");
+                $"|bias|={bias.Length}, panel={w.PanelWidth}, panels=[{firstPanel}, {endPanel}) of {w.PanelCount}.");
 
+        var job = new Job<T>(a, lda, m, w, c, ldc, init, bias, activation, firstPanel, endPanel);
         switch (Simd.Path)
         {
-            case SimdPath.Vector512: RunCore<T, Vector512<T>, Vector512Ops<T>>(a, lda, m, w, c, ldc, init, bias); break;
-            case SimdPath.Vector256: RunCore<T, Vector256<T>, Vector256Ops<T>>(a, lda, m, w, c, ldc, init, bias); break;
-            case SimdPath.Vector128: RunCore<T, Vector128<T>, Vector128Ops<T>>(a, lda, m, w, c, ldc, init, bias); break;
-            default: RunCore<T, T, ScalarOps<T>>(a, lda, m, w, c, ldc, init, bias); break;
+            case SimdPath.Vector512: RunCore<T, Vector512<T>, Vector512Ops<T>>(ref job); break;
+            case SimdPath.Vector256: RunCore<T, Vector256<T>, Vector256Ops<T>>(ref job); break;
+            case SimdPath.Vector128: RunCore<T, Vector128<T>, Vector128Ops<T>>(ref job); break;
+            default: RunCore<T, T, ScalarOps<T>>(ref job); break;
         }
-
-        if (activation != Activation.Identity)
-            for (int i = 0; i < m; i++)
-                Elementwise.Activate(c.Slice(i * ldc, n), activation);
     }
 
-    private static void RunCore<T, TV, TOps>(
-        ReadOnlySpan<T> a, int lda, int m, PackedMatrix<T> w, Span<T> c, int ldc, GemmInit init, ReadOnlySpan<T> bias)
+    private readonly ref struct Job<T>(
+        ReadOnlySpan<T> a, int lda, int m, PackedMatrix<T> w, Span<T> c, int ldc,
+        GemmInit init, ReadOnlySpan<T> bias, Activation activation, int firstPanel, int endPanel)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public readonly ReadOnlySpan<T> A = a;
+        public readonly int Lda = lda, M = m, Ldc = ldc, FirstPanel = firstPanel, EndPanel = endPanel;
+        public readonly PackedMatrix<T> W = w;
+        public readonly Span<T> C = c;
+        public readonly GemmInit Init = init;
+        public readonly ReadOnlySpan<T> Bias = bias;
+        public readonly Activation Activation = activation;
+    }
+
+    private static void RunCore<T, TV, TOps>(ref Job<T> job)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TOps : IVectorOps<TV, T>
     {
-        int n = w.N, k = w.K, nr = w.PanelWidth;
-        // scratch: (RowBlock, nr) — the tile for the last, partial column panel
+        PackedMatrix<T> w = job.W;
+        int n = w.N, k = w.K, nr = w.PanelWidth, m = job.M, lda = job.Lda, ldc = job.Ldc;
+        int kBlocks = (k + KcMax - 1) / KcMax, kc = (k + kBlocks - 1) / kBlocks;
+        int fullRows = m - m % RowBlock;
+        ref T aRef = ref MemoryMarshal.GetReference(job.A);
+        ref T cRef = ref MemoryMarshal.GetReference(job.C);
+        ref T biasRef = ref MemoryMarshal.GetReference(job.Bias);
+        // scratch: (RowBlock, nr) — the tile of the last, partial column panel
         Span<T> scratch = stackalloc T[RowBlock * nr];
-        ref T aRef = ref MemoryMarshal.GetReference(a);
-        ref T cRef = ref MemoryMarshal.GetReference(c);
 
-        for (int p = 0; p < w.PanelCount; p++)
+        for (int k0 = 0; k0 < k; k0 += kc)
         {
-            ref T panel = ref MemoryMarshal.GetReference(w.Panel(p));
-            int j0 = p * nr, cols = Math.Min(nr, n - j0);
-            for (int i0 = 0; i0 < m; i0 += RowBlock)
+            int kLen = Math.Min(kc, k - k0);
+            GemmInit init = k0 == 0 ? job.Init : GemmInit.Accumulate;
+            Activation activation = k0 + kLen == k ? job.Activation : Activation.Identity;
+            int rowsPerBlock = Math.Max(RowBlock, RowBlockBytes / (kLen * Unsafe.SizeOf<T>()) / RowBlock * RowBlock);
+
+            for (int i0 = 0; i0 < fullRows; i0 += rowsPerBlock)
             {
-                int rows = Math.Min(RowBlock, m - i0);
-                ref T aTile = ref Unsafe.Add(ref aRef, (nint)i0 * lda);
-                ref T cTile = ref Unsafe.Add(ref cRef, (nint)i0 * ldc + j0);
-                if (cols == nr)
+                int iEnd = Math.Min(i0 + rowsPerBlock, fullRows);
+                for (int p = job.FirstPanel; p < job.EndPanel; p++)
                 {
-                    // Full panel: accumulators start from C itself, the bias row (ld 0 broadcasts it) or zero.
-                    bool zero = init == GemmInit.Zero;
-                    ref T start = ref init == GemmInit.Bias ? ref Unsafe.AsRef(in bias[j0]) : ref cTile;
-                    nint ldStart = init == GemmInit.Bias ? 0 : ldc;
-                    Tile<T, TV, TOps>(rows, ref aTile, lda, ref panel, k, ref cTile, ldc, ref start, ldStart, zero);
-                }
-                else
-                {
-                    // Partial panel: stage init in a zero-padded scratch tile so the kernel never touches C past n.
-                    scratch.Clear();
-                    for (int r = 0; r < rows; r++)
+                    ref T panel = ref Unsafe.Add(ref MemoryMarshal.GetReference(w.Panel(p)), (nint)k0 * nr);
+                    int j0 = p * nr, cols = Math.Min(nr, n - j0);
+                    for (int i = i0; i < iEnd; i += RowBlock)
                     {
-                        Span<T> row = scratch.Slice(r * nr, cols);
-                        if (init == GemmInit.Accumulate) c.Slice((i0 + r) * ldc + j0, cols).CopyTo(row);
-                        else if (init == GemmInit.Bias) bias.Slice(j0, cols).CopyTo(row);
+                        ref T aTile = ref Unsafe.Add(ref aRef, (nint)i * lda + k0);
+                        ref T cTile = ref Unsafe.Add(ref cRef, (nint)i * ldc + j0);
+                        if (cols == nr)
+                        {
+                            Tile8x2<T, TV, TOps>(ref aTile, lda, ref panel, kLen, ref cTile, ldc,
+                                ref InitRef(init, ref cTile, ref biasRef, j0), InitStride(init, ldc), init == GemmInit.Zero);
+                            Activate<T, TV, TOps>(ref cTile, ldc, RowBlock, 2, activation);
+                        }
+                        else
+                            Partial<T, TV, TOps>(RowBlock, ref aTile, lda, ref panel, kLen, job.C, i, ldc, j0, cols,
+                                init, job.Bias, activation, scratch);
                     }
-                    ref T sRef = ref MemoryMarshal.GetReference(scratch);
-                    Tile<T, TV, TOps>(rows, ref aTile, lda, ref panel, k, ref sRef, nr, ref sRef, nr, zeroInit: false);
-                    for (int r = 0; r < rows; r++)
-                        scratch.Slice(r * nr, cols).CopyTo(c.Slice((i0 + r) * ldc + j0, cols));
+                }
+            }
+
+            for (int i = fullRows; i < m; i++)
+            {
+                ref T aRow = ref Unsafe.Add(ref aRef, (nint)i * lda + k0);
+                for (int p = job.FirstPanel; p < job.EndPanel;)
+                {
+                    ref T panel = ref Unsafe.Add(ref MemoryMarshal.GetReference(w.Panel(p)), (nint)k0 * nr);
+                    int j0 = p * nr, cols = Math.Min(nr, n - j0);
+                    ref T cRow = ref Unsafe.Add(ref cRef, (nint)i * ldc + j0);
+                    if (p + PanelsPerRowPass <= job.EndPanel && j0 + PanelsPerRowPass * nr <= n)
+                    {
+                        Tile1x8<T, TV, TOps>(ref aRow, ref panel, (nint)k * nr, kLen, ref cRow,
+                            ref InitRef(init, ref cRow, ref biasRef, j0), init == GemmInit.Zero);
+                        Activate<T, TV, TOps>(ref cRow, 0, 1, 2 * PanelsPerRowPass, activation);
+                        p += PanelsPerRowPass;
+                        continue;
+                    }
+                    if (cols == nr)
+                    {
+                        Tile1x2<T, TV, TOps>(ref aRow, ref panel, kLen, ref cRow,
+                            ref InitRef(init, ref cRow, ref biasRef, j0), init == GemmInit.Zero);
+                        Activate<T, TV, TOps>(ref cRow, 0, 1, 2, activation);
+                    }
+                    else
+                        Partial<T, TV, TOps>(1, ref aRow, lda, ref panel, kLen, job.C, i, ldc, j0, cols,
+                            init, job.Bias, activation, scratch);
+                    p++;
                 }
             }
         }
     }
 
+    // Accumulators start from C itself, from the bias row (stride 0 broadcasts it to every row) or from zero.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile<T, TV, TOps>(
-        int rows, ref T a, nint lda, ref T panel, int k, ref T c, nint ldc, ref T init, nint ldInit, bool zeroInit)
+    private static ref T InitRef<T>(GemmInit init, ref T c, ref T bias, int j0) =>
+        ref init == GemmInit.Bias ? ref Unsafe.Add(ref bias, j0) : ref c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint InitStride(GemmInit init, int ldc) => init == GemmInit.Bias ? 0 : ldc;
+
+    // φ over a tile just stored (still in L1), whole vectors only, so every element meets the same function. Kept out
+    // of the tiles themselves: the epilogue's temporaries made the JIT spill the accumulators inside the K loop.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Activate<T, TV, TOps>(ref T c, nint ldc, int rows, int vectors, Activation activation)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TOps : IVectorOps<TV, T>
     {
-        if (rows == RowBlock)
-        {
-            Tile8x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
+        if (activation == Activation.Identity)
             return;
-        }
+        nint w = TOps.Count;
         for (int r = 0; r < rows; r++)
-            Tile1x2<T, TV, TOps>(
-                ref Unsafe.Add(ref a, r * lda), ref panel, k,
-                ref Unsafe.Add(ref c, r * ldc), ref Unsafe.Add(ref init, r * ldInit), zeroInit);
+        {
+            ref T row = ref Unsafe.Add(ref c, r * ldc);
+            for (int v = 0; v < vectors; v++)
+            {
+                ref T x = ref Unsafe.Add(ref row, v * w);
+                TOps.Store(Activations.Apply<T, TV, TOps>(TOps.Load(ref x), activation), ref x);
+            }
+        }
+    }
+
+    // The last panel is narrower than nr: stage init in a zero-padded scratch tile so no kernel touches C past n.
+    private static void Partial<T, TV, TOps>(
+        int rows, ref T a, int lda, ref T panel, int k, Span<T> c, int i0, int ldc, int j0, int cols,
+        GemmInit init, ReadOnlySpan<T> bias, Activation activation, Span<T> scratch)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        int nr = 2 * TOps.Count;
+        scratch.Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            Span<T> row = scratch.Slice(r * nr, cols);
+            if (init == GemmInit.Accumulate) c.Slice((i0 + r) * ldc + j0, cols).CopyTo(row);
+            else if (init == GemmInit.Bias) bias.Slice(j0, cols).CopyTo(row);
+        }
+        ref T s = ref MemoryMarshal.GetReference(scratch);
+        if (rows == RowBlock)
+            Tile8x2<T, TV, TOps>(ref a, lda, ref panel, k, ref s, nr, ref s, nr, zeroInit: false);
+        else
+            Tile1x2<T, TV, TOps>(ref a, ref panel, k, ref s, ref s, zeroInit: false);
+        Activate<T, TV, TOps>(ref s, nr, rows, 2, activation);
+        for (int r = 0; r < rows; r++)
+            scratch.Slice(r * nr, cols).CopyTo(c.Slice((i0 + r) * ldc + j0, cols));
     }
 
     // c (8, 2W) = init + a (8, k) · panel (k, 2W); 16 independent accumulator chains hide the FMA latency.
@@ -191,6 +283,7 @@ internal static class Gemm
             b = ref Unsafe.Add(ref b, nr);
         }
 
+
         ref T o = ref c;
         TOps.Store(c00, ref o); TOps.Store(c01, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
         TOps.Store(c10, ref o); TOps.Store(c11, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
@@ -202,7 +295,47 @@ internal static class Gemm
         TOps.Store(c70, ref o); TOps.Store(c71, ref Unsafe.Add(ref o, w));
     }
 
-    // c (1, 2W) = init + a (1, k) · panel (k, 2W): the same per-element chain as Tile8x2, for leftover rows.
+    // c (1, 8W) = init + a (1, k) · 4 panels (k, 2W) each, panelStride apart: the matrix-vector kernel. Eight
+    // independent chains per k keep the FMA pipes busy where a single panel's two chains would wait on latency.
+    private static void Tile1x8<T, TV, TOps>(
+        ref T a, ref T panel, nint panelStride, int k, ref T c, ref T init, bool zeroInit)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        nint w = TOps.Count, nr = 2 * w;
+        TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (!zeroInit)
+        {
+            c0 = TOps.Load(ref init); c1 = TOps.Load(ref Unsafe.Add(ref init, w));
+            c2 = TOps.Load(ref Unsafe.Add(ref init, 2 * w)); c3 = TOps.Load(ref Unsafe.Add(ref init, 3 * w));
+            c4 = TOps.Load(ref Unsafe.Add(ref init, 4 * w)); c5 = TOps.Load(ref Unsafe.Add(ref init, 5 * w));
+            c6 = TOps.Load(ref Unsafe.Add(ref init, 6 * w)); c7 = TOps.Load(ref Unsafe.Add(ref init, 7 * w));
+        }
+        ref T b0 = ref panel;
+        ref T b1 = ref Unsafe.Add(ref b0, panelStride);
+        ref T b2 = ref Unsafe.Add(ref b1, panelStride);
+        ref T b3 = ref Unsafe.Add(ref b2, panelStride);
+        for (nint p = 0; p < k; p++)
+        {
+            TV x = TOps.Broadcast(Unsafe.Add(ref a, p));
+            nint o = p * nr;
+            c0 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b0, o)), c0);
+            c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b0, o + w)), c1);
+            c2 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b1, o)), c2);
+            c3 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b1, o + w)), c3);
+            c4 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b2, o)), c4);
+            c5 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b2, o + w)), c5);
+            c6 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b3, o)), c6);
+            c7 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref b3, o + w)), c7);
+        }
+        TOps.Store(c0, ref c); TOps.Store(c1, ref Unsafe.Add(ref c, w));
+        TOps.Store(c2, ref Unsafe.Add(ref c, 2 * w)); TOps.Store(c3, ref Unsafe.Add(ref c, 3 * w));
+        TOps.Store(c4, ref Unsafe.Add(ref c, 4 * w)); TOps.Store(c5, ref Unsafe.Add(ref c, 5 * w));
+        TOps.Store(c6, ref Unsafe.Add(ref c, 6 * w)); TOps.Store(c7, ref Unsafe.Add(ref c, 7 * w));
+    }
+
+    // c (1, 2W) = init + a (1, k) · panel (k, 2W): one panel of one row.
     private static void Tile1x2<T, TV, TOps>(ref T a, ref T panel, int k, ref T c, ref T init, bool zeroInit)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct

@@ -20,6 +20,26 @@ internal interface IVectorOps<TVector, T>
 
     /// <summary>a·b + addend with a single rounding, so every path computes the same chain per element.</summary>
     static abstract TVector MultiplyAdd(TVector a, TVector b, TVector addend);
+
+    /// <summary>IEEE 754:2019 maximum: NaN in either operand gives NaN, as torch.relu does.</summary>
+    static abstract TVector Max(TVector a, TVector b);
+
+    static abstract TVector Add(TVector a, TVector b);
+
+    static abstract TVector Subtract(TVector a, TVector b);
+
+    static abstract TVector Multiply(TVector a, TVector b);
+
+    static abstract TVector Divide(TVector a, TVector b);
+
+    static abstract TVector Abs(TVector x);
+
+    static abstract TVector Exp(TVector x);
+
+    static abstract TVector CopySign(TVector magnitude, TVector sign);
+
+    /// <summary>Per lane: x &lt; limit ? below : otherwise.</summary>
+    static abstract TVector SelectBelow(TVector x, TVector limit, TVector below, TVector otherwise);
 }
 
 internal readonly struct Vector512Ops<T> : IVectorOps<Vector512<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -44,6 +64,41 @@ internal readonly struct Vector512Ops<T> : IVectorOps<Vector512<T>, T> where T :
             return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), addend.AsDouble()).As<double, T>();
         throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Max(Vector512<T> a, Vector512<T> b) => Vector512.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Subtract(Vector512<T> a, Vector512<T> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Divide(Vector512<T> a, Vector512<T> b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Abs(Vector512<T> x) => Vector512.Abs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Exp(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.Exp(x.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.Exp(x.AsDouble()).As<double, T>();
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> CopySign(Vector512<T> magnitude, Vector512<T> sign) => Vector512.CopySign(magnitude, sign);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> SelectBelow(Vector512<T> x, Vector512<T> limit, Vector512<T> below, Vector512<T> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(x, limit), below, otherwise);
 }
 
 internal readonly struct Vector256Ops<T> : IVectorOps<Vector256<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -68,6 +123,41 @@ internal readonly struct Vector256Ops<T> : IVectorOps<Vector256<T>, T> where T :
             return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), addend.AsDouble()).As<double, T>();
         throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Max(Vector256<T> a, Vector256<T> b) => Vector256.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Subtract(Vector256<T> a, Vector256<T> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Divide(Vector256<T> a, Vector256<T> b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Abs(Vector256<T> x) => Vector256.Abs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Exp(Vector256<T> x)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.Exp(x.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.Exp(x.AsDouble()).As<double, T>();
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> CopySign(Vector256<T> magnitude, Vector256<T> sign) => Vector256.CopySign(magnitude, sign);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> SelectBelow(Vector256<T> x, Vector256<T> limit, Vector256<T> below, Vector256<T> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(x, limit), below, otherwise);
 }
 
 internal readonly struct Vector128Ops<T> : IVectorOps<Vector128<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -92,6 +182,41 @@ internal readonly struct Vector128Ops<T> : IVectorOps<Vector128<T>, T> where T :
             return Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), addend.AsDouble()).As<double, T>();
         throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Max(Vector128<T> a, Vector128<T> b) => Vector128.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Add(Vector128<T> a, Vector128<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Subtract(Vector128<T> a, Vector128<T> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Multiply(Vector128<T> a, Vector128<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Divide(Vector128<T> a, Vector128<T> b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Abs(Vector128<T> x) => Vector128.Abs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Exp(Vector128<T> x)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector128.Exp(x.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector128.Exp(x.AsDouble()).As<double, T>();
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> CopySign(Vector128<T> magnitude, Vector128<T> sign) => Vector128.CopySign(magnitude, sign);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> SelectBelow(Vector128<T> x, Vector128<T> limit, Vector128<T> below, Vector128<T> otherwise) =>
+        Vector128.ConditionalSelect(Vector128.LessThan(x, limit), below, otherwise);
 }
 
 /// <summary>Width-1 fallback for machines (or runs with DOTNET_EnableHWIntrinsic=0) without SIMD.</summary>
@@ -110,6 +235,33 @@ internal readonly struct ScalarOps<T> : IVectorOps<T, T> where T : unmanaged, IF
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T MultiplyAdd(T a, T b, T addend) => T.FusedMultiplyAdd(a, b, addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Max(T a, T b) => T.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Add(T a, T b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Subtract(T a, T b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Multiply(T a, T b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Divide(T a, T b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Abs(T x) => T.Abs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Exp(T x) => T.Exp(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T CopySign(T magnitude, T sign) => T.CopySign(magnitude, sign);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SelectBelow(T x, T limit, T below, T otherwise) => x < limit ? below : otherwise;
 }
 
 /// <summary>Which width this process runs at: decided once, from what the JIT reports as accelerated.</summary>

@@ -101,6 +101,6 @@ internal static class ElmanScan
             return;
         }
         for (int r = 0; r < rows; r++)
-            Elementwise.Activate(current.Slice(r * width, hidden), activation);
+            Activations.Apply(current.Slice(r * width, hidden), activation);
     }
 }
