@@ -87,7 +87,7 @@ internal static class Fixtures
     /// <summary>Lengths in 1..<paramref name="maxLength"/>, the maximum attained (so the padded output is as long
     /// as the input), at least two distinct values, and not in non-increasing order, so that
     /// <c>enforce_sorted=False</c> really has to permute.</summary>
-    private static int[] UnsortedLengths(Random random, int maxLength, int batch)
+    internal static int[] UnsortedLengths(Random random, int maxLength, int batch)
     {
         var lengths = new int[batch];
         for (var i = 0; i < batch; i++)

@@ -27,6 +27,22 @@ fixtures.SetAction(parsed =>
     return Fixtures.Write(golden, pybridge);
 });
 
+var countOption = new Option<int>("--count")
+{
+    Description = "Number of random configurations.",
+    DefaultValueFactory = _ => 500,
+};
+var seedOption = new Option<int>("--seed")
+{
+    Description = "Seed of the configuration draw; the same seed gives the same cases.",
+    DefaultValueFactory = _ => 1,
+};
+var live = new Command("live", "Compare ElmanRnn with libtorch on random configurations; exit 1 on any mismatch.")
+{
+    countOption, seedOption,
+};
+live.SetAction(parsed => LiveParity.Run(parsed.GetValue(countOption), parsed.GetValue(seedOption)));
+
 var smoke = new Command("smoke", "Check that libtorch loads: prints torch.randn(3).sum().");
 smoke.SetAction(_ =>
 {
@@ -36,6 +52,6 @@ smoke.SetAction(_ =>
 
 var root = new RootCommand("libtorch oracle for ElmanRnn: golden fixtures and live parity runs.")
 {
-    fixtures, smoke,
+    fixtures, live, smoke,
 };
 return root.Parse(args).Invoke();
