@@ -23,7 +23,7 @@ fixtures.SetAction(parsed =>
 {
     var golden = parsed.GetValue(outOption)!;
     var pybridge = parsed.GetValue(pybridgeOutOption)
-        ?? new DirectoryInfo(Path.Combine(Path.GetDirectoryName(golden.FullName.TrimEnd('/'))!, "pybridge"));
+        ?? new DirectoryInfo(Path.Combine(golden.Parent!.FullName, "pybridge"));
     return Fixtures.Write(golden, pybridge);
 });
 
