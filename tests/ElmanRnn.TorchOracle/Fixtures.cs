@@ -161,7 +161,9 @@ internal static class Fixtures
             var error = Math.Max(
                 Tolerance.MaxAbsDifference(alone, output[..length, i..(i + 1)]),
                 Tolerance.MaxAbsDifference(aloneHn, hn[.., i..(i + 1)]));
-            if (Tolerance.Relative(error, scale) > Tolerance.For(c.DType) || Tolerance.MaxAbs(output[length.., i]) != 0)
+            // Written so that a NaN fails too.
+            if (!(Tolerance.Relative(error, scale) <= Tolerance.For(c.DType))
+                || Tolerance.MaxAbs(output[length.., i]) != 0)
             {
                 throw new InvalidOperationException(
                     $"{c.Name}: sequence {i} (length {length}) run alone differs from the packed batch by {error}.");

@@ -14,7 +14,8 @@ internal static class Tolerance
     };
 
     /// <summary>The largest element of a tensor as a double (0 for an empty tensor).</summary>
-    public static double MaxAbs(Tensor t) => t.numel() == 0 ? 0 : t.abs().max().to_type(ScalarType.Float64).item<double>();
+    public static double MaxAbs(Tensor t) =>
+        t.numel() == 0 ? 0 : t.abs().max().to_type(ScalarType.Float64).item<double>();
 
     /// <summary>max |actual − expected|, or +∞ when the shapes differ.</summary>
     public static double MaxAbsDifference(Tensor actual, Tensor expected) =>

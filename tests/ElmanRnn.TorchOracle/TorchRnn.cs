@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 
 namespace ElmanRnn.TorchOracle;
 
-/// <summary>Runs an <see cref="RnnCase"/> through libtorch's RNN exactly as Python's <c>torch.nn.RNN</c> would.</summary>
+/// <summary>Runs an <see cref="RnnCase"/> through libtorch's RNN exactly as Python's <c>torch.nn.RNN</c>
+/// would.</summary>
 internal static class TorchRnn
 {
     /// <summary>Creates the libtorch module for a case, in eval mode (no dropout, deterministic). Parameters are
@@ -35,7 +36,8 @@ internal static class TorchRnn
     /// </summary>
     /// <param name="input">Shaped <see cref="RnnCase.InputShape"/> (packed: the padded time-major tensor).</param>
     /// <param name="h0">Shaped <see cref="RnnCase.HiddenShape"/>, in the caller's batch order, or null.</param>
-    public static (Tensor Output, Tensor HiddenN) Forward(TorchSharp.Modules.RNN rnn, RnnCase c, Tensor input, Tensor? h0)
+    public static (Tensor Output, Tensor HiddenN) Forward(
+        TorchSharp.Modules.RNN rnn, RnnCase c, Tensor input, Tensor? h0)
     {
         switch (c.Kind)
         {
