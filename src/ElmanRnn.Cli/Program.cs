@@ -1,1 +1,3 @@
-Console.WriteLine("elman-rnn");
+using ElmanRnn.Cli;
+
+return Demo.Run(Console.Out);

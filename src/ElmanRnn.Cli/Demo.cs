@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+
+namespace ElmanRnn.Cli;
+
+/// <summary>The C# version of torch.nn.RNN's classic example, then a look at how h_n's rows are ordered.</summary>
+internal static class Demo
+{
+    public static int Run(TextWriter o)
+    {
+        var random = new Random(0);
+
+        // rnn = nn.RNN(5, 3, 1, 'tanh', batch_first=True); x = torch.randn(2, 7, 5); h0 = torch.randn(1, 2, 3)
+        var rnn = new RnnLayer<float>(new RnnOptions { InputSize = 5, HiddenSize = 3, NumLayers = 1, BatchFirst = true }, random)
+            { Training = false };
+        var x = Tensor.Create(Randn(random, 2 * 7 * 5), [2, 7, 5]);
+        var h0 = Tensor.Create(Randn(random, 1 * 2 * 3), [1, 2, 3]);
+        var (output, hn) = rnn.Forward(x, h0);
+
+        o.WriteLine($"{rnn}  (tanh, batch_first)");
+        o.WriteLine($"input  {Shape(x)}   h0 {Shape(h0)}");
+        o.WriteLine($"output {Shape(output)}   h_n {Shape(hn)}");
+        o.WriteLine();
+        o.WriteLine("output:");
+        Print(o, output);
+        o.WriteLine("h_n:");
+        Print(o, hn);
+
+        // A 2-layer bidirectional RNN: h_n rows are ordered layer·D + direction.
+        const int hidden = 3;
+        var bi = new RnnLayer<float>(new RnnOptions
+            { InputSize = 5, HiddenSize = hidden, NumLayers = 2, Bidirectional = true, BatchFirst = true }, random)
+            { Training = false };
+        var (biOut, biHn) = bi.Forward(x);
+        o.WriteLine();
+        o.WriteLine($"{bi}: output {Shape(biOut)}, h_n {Shape(biHn)}");
+        o.WriteLine("h_n rows: [layer0 forward, layer0 reverse, layer1 forward, layer1 reverse]");
+        bool allMatch = true;
+        for (int n = 0; n < 2; n++)
+        {
+            float[] lastForward = Row(biHn, [2, n]), lastReverse = Row(biHn, [3, n]);
+            float[] outLast = Slice(biOut, [n, 6], 0, hidden), outFirst = Slice(biOut, [n, 0], hidden, hidden);
+            bool forwardMatches = lastForward.SequenceEqual(outLast), reverseMatches = lastReverse.SequenceEqual(outFirst);
+            allMatch &= forwardMatches && reverseMatches;
+            o.WriteLine($"  batch {n}: h_n[-2] = {Format(lastForward)}  output[{n}, -1, :H] = {Format(outLast)}  equal: {forwardMatches}");
+            o.WriteLine($"           h_n[-1] = {Format(lastReverse)}  output[{n},  0, H:] = {Format(outFirst)}  equal: {reverseMatches}");
+        }
+        o.WriteLine("The reverse direction's final state is its state after step 0, so it lives at output[:, 0, H:],");
+        o.WriteLine("not at output[:, -1, H:].");
+        return allMatch ? 0 : 1;
+    }
+
+    // Standard normal samples (Box–Muller) so the demo's input looks like torch.randn's.
+    private static float[] Randn(Random random, int count) =>
+        Enumerable.Range(0, count)
+            .Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble())))
+            .ToArray();
+
+    private static string Shape(Tensor<float> t) => "[" + string.Join(", ", t.Lengths.ToArray()) + "]";
+
+    private static float[] Row(Tensor<float> t, nint[] index) => Slice(t, index, 0, (int)t.Lengths[^1]);
+
+    private static float[] Slice(Tensor<float> t, nint[] index, int start, int count) =>
+        Enumerable.Range(start, count).Select(i => t[[.. index, i]]).ToArray();
+
+    private static string Format(float[] values) =>
+        "[" + string.Join(", ", values.Select(v => v.ToString(" 0.0000;-0.0000", CultureInfo.InvariantCulture))) + "]";
+
+    private static void Print(TextWriter o, Tensor<float> t)
+    {
+        for (int a = 0; a < t.Lengths[0]; a++)
+        {
+            o.WriteLine($"  [{a}]");
+            for (int b = 0; b < t.Lengths[1]; b++)
+                o.WriteLine("    " + Format(Row(t, [a, b])));
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Numerics;
+
+namespace ElmanRnn.Kernels;
+
+/// <summary>
+/// A PyTorch weight W of shape (N, K) (out_features, in_features) laid out for C = A·Wᵀ: N is cut into panels of
+/// <see cref="PanelWidth"/> columns (two vectors of the active SIMD path), and each panel is stored k-major, so the
+/// micro-kernel streams one contiguous panel while it broadcasts A's elements from their rows.
+/// Packing happens once per weight change, never per forward call.
+/// </summary>
+internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    // panels: (PanelCount, K, PanelWidth); element (n, k) of W sits at [n / NR][k][n % NR]; columns past N are zero
+    private readonly T[] _panels;
+
+    private PackedMatrix(int n, int k, int panelWidth)
+    {
+        N = n;
+        K = k;
+        PanelWidth = panelWidth;
+        PanelCount = (n + panelWidth - 1) / panelWidth;
+        _panels = new T[PanelCount * k * panelWidth];
+    }
+
+    /// <summary>Output columns of C (rows of W).</summary>
+    public int N { get; }
+
+    /// <summary>Reduction length (columns of W).</summary>
+    public int K { get; }
+
+    public int PanelWidth { get; }
+
+    public int PanelCount { get; }
+
+    public ReadOnlySpan<T> Panel(int p) => _panels.AsSpan(p * K * PanelWidth, K * PanelWidth);
+
+    /// <summary>Packs W (N, K), row-major, for the SIMD path this process runs on.</summary>
+    public static PackedMatrix<T> Pack(ReadOnlySpan<T> w, int n, int k) => Pack(w, n, k, Gemm.PanelWidth<T>());
+
+    internal static PackedMatrix<T> Pack(ReadOnlySpan<T> w, int n, int k, int panelWidth)
+    {
+        if (w.Length != n * k)
+            throw new ArgumentException($"Expected {n}x{k} = {n * k} weight elements, got {w.Length}.", nameof(w));
+        var packed = new PackedMatrix<T>(n, k, panelWidth);
+        for (int row = 0; row < n; row++)
+        {
+            int panel = row / panelWidth, lane = row % panelWidth;
+            Span<T> dst = packed._panels.AsSpan(panel * k * panelWidth);
+            ReadOnlySpan<T> src = w.Slice(row * k, k);
+            for (int p = 0; p < k; p++)
+                dst[p * panelWidth + lane] = src[p];
+        }
+        return packed;
+    }
+}

@@ -1,2 +1,0 @@
-namespace ElmanRnn;
-internal static class Probe { }

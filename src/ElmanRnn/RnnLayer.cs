@@ -1,0 +1,284 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using System.Numerics.Tensors;
+using ElmanRnn.Kernels;
+using ElmanRnn.Layout;
+using ElmanRnn.Recurrence;
+
+namespace ElmanRnn;
+
+/// <summary>
+/// <c>torch.nn.RNN</c>: a multi-layer Elman RNN. For each element of the input sequence each layer computes
+/// <code>h_t = φ(x_t·W_ihᵀ + b_ih + h_(t-1)·W_hhᵀ + b_hh)</code>
+/// where φ is tanh or ReLU, x_t is the input at time t (for layer k &gt; 0, layer k-1's output, with dropout in
+/// training mode) and h_(t-1) the state at t-1 (h0 at t = 0).
+/// <para>
+/// Shapes (L sequence length, N batch, H_in input size, H hidden size, D = 2 if bidirectional else 1, NL layers):
+/// input (L, N, H_in), (N, L, H_in) with <see cref="RnnOptions.BatchFirst"/>, or (L, H_in) unbatched; h0 and h_n
+/// (NL·D, N, H), or (NL·D, H) unbatched, never batch-first; output (L, N, D·H) / (N, L, D·H) / (L, D·H).
+/// </para>
+/// <para>
+/// Parameters, by PyTorch name: <c>weight_ih_l{k}</c> (H, H_in) for k = 0 else (H, D·H); <c>weight_hh_l{k}</c>
+/// (H, H); <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> (H); the reverse direction's carry the suffix <c>_reverse</c>.
+/// All are initialised from U(-1/√H, 1/√H).
+/// </para>
+/// <para>
+/// Thread safety: concurrent <c>Forward</c> calls on one instance are safe while <see cref="LoadStateDict"/>,
+/// <see cref="ResetParameters"/> and <see cref="Training"/> are not changed concurrently.
+/// </para>
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly ParameterSpec[] _specs;
+    private readonly T[][] _values;           // one array per spec, row-major, in _specs order
+    private readonly Random _random;
+    private readonly List<string> _warnings = [];
+    private LayerWeights<T>[] _layers;        // packed from _values; rebuilt whenever the values change
+
+    /// <summary>Builds the RNN and draws every parameter from U(-1/√H, 1/√H).</summary>
+    /// <param name="options">The architecture; validated as PyTorch validates its constructor arguments.</param>
+    /// <param name="random">Source for the initial values and the dropout masks; pass a seeded one for reproducible
+    /// runs. Default: <see cref="Random.Shared"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Unknown nonlinearity; dropout not a number in [0, 1]; input size,
+    /// hidden size or number of layers not greater than zero.</exception>
+    /// <remarks>
+    /// Dropout &gt; 0 with a single layer is legal but does nothing (dropout only sits between layers); as PyTorch warns,
+    /// so does this constructor: the text is added to <see cref="Warnings"/> and written with
+    /// <see cref="Trace.TraceWarning(string)"/>.
+    /// </remarks>
+    public RnnLayer(RnnOptions options, Random? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options, _warnings);
+        Options = options;
+        _random = random ?? Random.Shared;
+        _specs = RnnParameters.Describe(options);
+        _values = _specs.Select(s => new T[s.Count]).ToArray();
+        _layers = [];
+        ResetParameters();
+    }
+
+    /// <summary>The architecture this layer was built with.</summary>
+    public RnnOptions Options { get; }
+
+    /// <summary>Training mode (PyTorch's <c>module.training</c>), true by default as in PyTorch: dropout between layers
+    /// is active only while this is true. Set false for inference (PyTorch's <c>eval()</c>).</summary>
+    public bool Training { get; set; } = true;
+
+    /// <summary>Warnings PyTorch would have raised as <c>UserWarning</c> while building this layer.</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>PyTorch's <c>reset_parameters()</c>: redraws every parameter from U(-1/√H, 1/√H), in state-dict order.</summary>
+    public void ResetParameters()
+    {
+        double bound = 1.0 / Math.Sqrt(Options.HiddenSize);
+        foreach (T[] values in _values)
+            for (int i = 0; i < values.Length; i++)
+                values[i] = T.CreateChecked(-bound + 2 * bound * _random.NextDouble());
+        Repack();
+    }
+
+    /// <summary>
+    /// PyTorch's <c>state_dict()</c>: every parameter under its PyTorch name, in PyTorch's order (layer, then
+    /// direction, then weight_ih, weight_hh, bias_ih, bias_hh). The tensors are copies: edit them and load them back
+    /// with <see cref="LoadStateDict"/> to change the layer.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor<T>> StateDict()
+    {
+        var dict = new OrderedDictionary<string, Tensor<T>>(_specs.Length);
+        for (int i = 0; i < _specs.Length; i++)
+            dict.Add(_specs[i].Name, Tensor.Create((T[])_values[i].Clone(), _specs[i].Shape.Select(x => (nint)x).ToArray()));
+        return dict;
+    }
+
+    /// <summary>
+    /// PyTorch's <c>load_state_dict</c>: copies the given tensors into the parameters of the same names. Every
+    /// problem is reported at once and nothing is changed unless all is well.
+    /// </summary>
+    /// <param name="stateDict">Tensors by PyTorch parameter name (any layout, strided tensors included).</param>
+    /// <param name="strict">When true (default), missing and unexpected keys are errors; when false they are ignored
+    /// and only the given parameters change. A shape mismatch is always an error.</param>
+    /// <exception cref="ArgumentException">Listing every missing, unexpected and wrongly shaped key.</exception>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor<T>> stateDict, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        var problems = new List<string>();
+        var byName = _specs.Select((s, i) => (s, i)).ToDictionary(x => x.s.Name, x => x.i);
+        if (strict)
+        {
+            var missing = _specs.Where(s => !stateDict.ContainsKey(s.Name)).Select(s => $"\"{s.Name}\"").ToList();
+            var unexpected = stateDict.Keys.Where(k => !byName.ContainsKey(k)).Select(k => $"\"{k}\"").ToList();
+            if (missing.Count > 0) problems.Add($"Missing key(s) in state_dict: {string.Join(", ", missing)}.");
+            if (unexpected.Count > 0) problems.Add($"Unexpected key(s) in state_dict: {string.Join(", ", unexpected)}.");
+        }
+        foreach (var (name, tensor) in stateDict)
+        {
+            if (!byName.TryGetValue(name, out int i))
+                continue;
+            ParameterSpec spec = _specs[i];
+            if (tensor is null)
+                problems.Add($"value for {name} is null; expected a tensor of shape {spec.ShapeText}.");
+            else if (!tensor.Lengths.SequenceEqual(spec.Shape.Select(x => (nint)x).ToArray()))
+                problems.Add($"size mismatch for {name}: copying a param with shape {DenseLayout.Shape(tensor.Lengths)} " +
+                             $"from checkpoint, the shape in current model is {spec.ShapeText}.");
+        }
+        if (problems.Count > 0)
+            throw new ArgumentException(
+                "Error(s) in loading state_dict for RNN:\n\t" + string.Join("\n\t", problems), nameof(stateDict));
+
+        foreach (var (name, tensor) in stateDict)
+            if (byName.TryGetValue(name, out int i))
+                tensor.FlattenTo(_values[i]);
+        Repack();
+    }
+
+    /// <summary>
+    /// Runs the RNN over a dense input: time-major (L, N, H_in), batch-first (N, L, H_in) when
+    /// <see cref="RnnOptions.BatchFirst"/>, or unbatched (L, H_in).
+    /// </summary>
+    /// <param name="input">The input sequence(s). Strided (non-dense) tensors are accepted.</param>
+    /// <param name="h0">Initial states (NL·D, N, H) — (NL·D, H) for unbatched input; zeros when null.</param>
+    /// <returns>(output, h_n): see <see cref="RnnResult{T}"/>. For the reverse direction, h_n holds the state after
+    /// step 0, which is <c>output[0, :, H:]</c>, not <c>output[-1, :, H:]</c>.</returns>
+    /// <exception cref="ArgumentException">Input not 2-D or 3-D; h0 of another rank than the input; last input
+    /// dimension ≠ InputSize; h0 not of the expected shape; sequence length 0.</exception>
+    public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0 = null)
+    {
+        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
+        int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize;
+        T[]? rented = null;
+        try
+        {
+            ReadOnlySpan<T> x = DenseLayout.ToTimeMajor(input, form, steps, batch, ref rented);
+            var output = new T[steps * batch * width];
+            var hn = new T[Options.NumLayers * directions * batch * Options.HiddenSize];
+            RunStack(SequenceBatch.Dense(steps, batch), x, DenseLayout.Hidden(h0), output, hn);
+            return new RnnResult<T>(
+                DenseLayout.Output(output, form, steps, batch, width),
+                DenseLayout.FinalHidden(hn, form, Options.NumLayers * directions, batch, Options.HiddenSize));
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<T>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>PyTorch's repr, e.g. <c>RNN(10, 20, num_layers=2, bidirectional=True)</c> (nonlinearity is not shown,
+    /// as in PyTorch).</summary>
+    public override string ToString()
+    {
+        var o = Options;
+        var text = new System.Text.StringBuilder($"RNN({o.InputSize}, {o.HiddenSize}");
+        if (o.NumLayers != 1) text.Append($", num_layers={o.NumLayers}");
+        if (!o.Bias) text.Append(", bias=False");
+        if (o.BatchFirst) text.Append(", batch_first=True");
+        if (o.Dropout != 0) text.Append($", dropout={PythonFloat(o.Dropout)}");
+        if (o.Bidirectional) text.Append(", bidirectional=True");
+        return text.Append(')').ToString();
+    }
+
+    /// <summary>
+    /// The layer stack over the canonical form: each layer's output feeds the next (through dropout in training);
+    /// h_n collects every layer's final states before that dropout.
+    /// </summary>
+    /// <param name="batch">The canonical form: rows per step.</param>
+    /// <param name="x">(S, H_in) time-major rows.</param>
+    /// <param name="h0">(NL·D, B, H) in sorted order, or empty for zeros.</param>
+    /// <param name="output">(S, D·H) receives the last layer's output.</param>
+    /// <param name="hn">(NL·D, B, H) receives the final states.</param>
+    private void RunStack(SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h0, Span<T> output, Span<T> hn)
+    {
+        var activation = Options.Nonlinearity == Nonlinearity.Tanh ? Activation.Tanh : Activation.Relu;
+        int directions = Options.Bidirectional ? 2 : 1, perLayer = directions * batch.BatchSize * Options.HiddenSize;
+        int layerRows = batch.Rows * directions * Options.HiddenSize;
+        LayerWeights<T>[] layers = _layers;
+        // between: two (S, D·H) buffers the inner layers alternate between; the last layer writes output directly
+        T[]? between = layers.Length > 1 ? ArrayPool<T>.Shared.Rent(2 * layerRows) : null;
+        try
+        {
+            ReadOnlySpan<T> layerInput = x;
+            for (int l = 0; l < layers.Length; l++)
+            {
+                Span<T> layerOutput = l == layers.Length - 1 ? output : between.AsSpan((l % 2) * layerRows, layerRows);
+                ElmanScan.Run(layers[l], batch, layerInput, layerOutput,
+                    h0.IsEmpty ? h0 : h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
+                if (Training && Options.Dropout > 0 && l < layers.Length - 1)
+                    Elementwise.Dropout(layerOutput, Options.Dropout, _random);
+                layerInput = layerOutput;
+            }
+        }
+        finally
+        {
+            if (between is not null)
+                ArrayPool<T>.Shared.Return(between);
+        }
+    }
+
+    private void Repack()
+    {
+        int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize;
+        var layers = new LayerWeights<T>[Options.NumLayers];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            int inputWidth = l == 0 ? Options.InputSize : directions * hidden;
+            var inputWeights = new T[directions * hidden * inputWidth];  // (D·H, H_in) both directions stacked
+            T[]? bias = Options.Bias ? new T[directions * hidden] : null; // (D·H) b_ih + b_hh
+            var hiddenWeights = new PackedMatrix<T>[directions];
+            for (int i = 0; i < _specs.Length; i++)
+            {
+                ParameterSpec spec = _specs[i];
+                if (spec.Layer != l)
+                    continue;
+                T[] v = _values[i];
+                switch (spec.Kind)
+                {
+                    case ParameterKind.WeightIh: v.CopyTo(inputWeights, spec.Direction * v.Length); break;
+                    case ParameterKind.WeightHh: hiddenWeights[spec.Direction] = PackedMatrix<T>.Pack(v, hidden, hidden); break;
+                    default:
+                        for (int j = 0; j < hidden; j++)
+                            bias![spec.Direction * hidden + j] += v[j];
+                        break;
+                }
+            }
+            layers[l] = new LayerWeights<T>(
+                PackedMatrix<T>.Pack(inputWeights, directions * hidden, inputWidth), bias, hiddenWeights);
+        }
+        _layers = layers;
+    }
+
+    // PyTorch's checks, in PyTorch's order (spec §1.2): nonlinearity, dropout, its warning, sizes.
+    private static void Validate(RnnOptions o, List<string> warnings)
+    {
+        if (!Enum.IsDefined(o.Nonlinearity))
+            throw new ArgumentOutOfRangeException(nameof(o.Nonlinearity), o.Nonlinearity,
+                $"Unknown nonlinearity '{o.Nonlinearity}'. Select from 'Tanh' or 'Relu'.");
+        if (double.IsNaN(o.Dropout) || o.Dropout < 0 || o.Dropout > 1)
+            throw new ArgumentOutOfRangeException(nameof(o.Dropout), o.Dropout,
+                "dropout should be a number in range [0, 1] representing the probability of an element being zeroed.");
+        if (o.Dropout > 0 && o.NumLayers == 1)
+        {
+            string warning = "dropout option adds dropout after all but last recurrent layer, so non-zero dropout " +
+                             $"expects num_layers greater than 1, but got dropout={PythonFloat(o.Dropout)} and num_layers={o.NumLayers}";
+            warnings.Add(warning);
+            Trace.TraceWarning(warning);
+        }
+        if (o.InputSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(o.InputSize), o.InputSize, "input_size must be greater than zero.");
+        if (o.HiddenSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(o.HiddenSize), o.HiddenSize, "hidden_size must be greater than zero.");
+        if (o.NumLayers <= 0)
+            throw new ArgumentOutOfRangeException(nameof(o.NumLayers), o.NumLayers, "num_layers must be greater than zero.");
+    }
+
+    // Python's float repr: 0.5 → "0.5", 1 → "1.0", 1e-05 → "1e-05".
+    private static string PythonFloat(double value)
+    {
+        string text = value.ToString("R", CultureInfo.InvariantCulture).Replace("E", "e");
+        return text.Contains('.') || text.Contains('e') ? text : text + ".0";
+    }
+}
