@@ -60,7 +60,7 @@ public static class TorchSave
 
         object? root = RestrictedUnpickler.Load(ReadRecord(pickle, pickle.Length));
         if (root is not OrderedDictionary<object, object?> dict)
-            throw new InvalidDataException($"torch.save file holds a {Describe(root)}, not a dict of tensors (a state_dict).");
+            throw new InvalidDataException($"torch.save file holds {Describe(root)}, not a dict of tensors (a state_dict).");
 
         var found = new List<(string Name, TensorRef Tensor)>();
         Collect(dict, "", 0, found);
@@ -208,12 +208,17 @@ public static class TorchSave
         return Tensor.Create(dense, lengths);
     }
 
+    // Python's names for the values a pickle can leave, so the message reads like the saving side.
     private static string Describe(object? value) => value switch
     {
         null => "None",
-        TensorRef => "single tensor",
-        List<object?> => "list",
-        object?[] => "tuple",
+        TensorRef => "a single tensor",
+        List<object?> => "a list",
+        object?[] => "a tuple",
+        string => "a str",
+        bool => "a bool",
+        long => "an int",
+        double => "a float",
         _ => value.GetType().Name,
     };
 }

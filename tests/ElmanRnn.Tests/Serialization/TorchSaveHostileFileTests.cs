@@ -50,6 +50,7 @@ public class TorchSaveHostileFileTests
             "has 4 bytes, but its storage holds 1152921504606846976 elements"
         },
         { "a list instead of a dict", InArchive(P().EmptyList().Stop()), "holds a list, not a dict of tensors" },
+        { "an int instead of a dict", InArchive(P().BinInt1(3).Stop()), "holds an int, not a dict of tensors" },
         { "a single tensor instead of a dict", InArchive(P().Tensor(Contiguous("", "0", 1)).Stop().ToArray(), ("0", F32(1))), "holds a single tensor, not a dict" },
         {
             "a name that occurs twice once flattened",
