@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics.Tensors;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Cli;
 
@@ -47,6 +48,28 @@ internal static class Demo
         }
         o.WriteLine("The reverse direction's final state is its state after step 0, so it lives at output[:, 0, H:],");
         o.WriteLine("not at output[:, -1, H:].");
+
+        // The same RNN over sequences of lengths 7, 3 and 5: packed, each runs over its own steps only.
+        int[] lengths = [7, 3, 5];
+        var padded = Tensor.Create(Randn(random, 3 * 7 * 5), [3, 7, 5]);
+        var packed = PackedSequence.PackPadded(padded, lengths, batchFirst: true, enforceSorted: false);
+        var (packedOut, packedHn) = bi.Forward(packed);
+        var (paddedOut, outLengths) = PackedSequence.PadPacked(packedOut, batchFirst: true);
+        o.WriteLine();
+        o.WriteLine($"Packed, lengths [{string.Join(", ", lengths)}]: {packed}");
+        o.WriteLine($"output data {Shape(packedOut.Data)}, padded back {Shape(paddedOut)}, h_n {Shape(packedHn)}");
+        for (int n = 0; n < 3; n++)
+        {
+            int last = outLengths[n] - 1;
+            float[] lastForward = Row(packedHn, [2, n]), atOwnEnd = Slice(paddedOut, [n, last], 0, hidden);
+            float[] lastReverse = Row(packedHn, [3, n]), atStart = Slice(paddedOut, [n, 0], hidden, hidden);
+            bool ok = lastForward.SequenceEqual(atOwnEnd) && lastReverse.SequenceEqual(atStart)
+                      && (last == 6 || Slice(paddedOut, [n, 6], 0, 2 * hidden).All(v => v == 0));
+            allMatch &= ok;
+            o.WriteLine($"  sequence {n} (length {outLengths[n]}): h_n[-2] = output[{n}, {last}, :H], h_n[-1] = output[{n}, 0, H:], " +
+                        $"all hold: {ok}");
+        }
+        o.WriteLine("Each sequence's forward state is taken after its own last step, and its reverse pass starts there.");
         return allMatch ? 0 : 1;
     }
 

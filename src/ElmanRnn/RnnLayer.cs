@@ -123,7 +123,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (tensor is null)
                 problems.Add($"value for {name} is null; expected a tensor of shape {spec.ShapeText}.");
             else if (!tensor.Lengths.SequenceEqual(spec.Shape.Select(x => (nint)x).ToArray()))
-                problems.Add($"size mismatch for {name}: copying a param with shape {DenseLayout.Shape(tensor.Lengths)} " +
+                problems.Add($"size mismatch for {name}: copying a param with shape {TensorRows.Format(tensor.Lengths)} " +
                              $"from checkpoint, the shape in current model is {spec.ShapeText}.");
         }
         if (problems.Count > 0)
@@ -166,6 +166,59 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (rented is not null)
                 ArrayPool<T>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// Runs the RNN over a <see cref="PackedSequence{T}"/> (PyTorch's <c>rnn(packed, h0)</c>): each sequence only over its
+    /// own valid steps. The reverse direction starts at each sequence's own last valid step, not at the padded end.
+    /// <see cref="RnnOptions.BatchFirst"/> does not apply (packing decided the layout).
+    /// </summary>
+    /// <param name="input">Packed data (S, H_in) with its batch sizes and permutation.</param>
+    /// <param name="h0">Initial states (NL·D, B, H), B = <c>input.BatchSize</c>, in the caller's original batch order;
+    /// zeros when null.</param>
+    /// <returns>(output, h_n): see <see cref="PackedRnnResult{T}"/>.</returns>
+    /// <exception cref="ArgumentException">Packed data not 2-D ("input must have 2 dimensions"); feature size ≠
+    /// InputSize; h0 not (NL·D, B, H) ("Expected hidden size").</exception>
+    public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0 = null)
+    {
+        PackedLayout.Validate(input, h0, Options);
+        int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
+        var rows = SequenceBatch.FromBatchSizes(input.BatchSizesSpan);
+        var output = new T[rows.Rows * width];
+        var hn = new T[Options.NumLayers * directions * batch * Options.HiddenSize];
+        RunStack(rows, TensorRows.RowMajor(input.Data), PackedLayout.SortHidden(h0, input.SortedIndicesSpan, Options.HiddenSize),
+            output, hn);
+        var packed = new PackedSequence<T>(Tensor.Create(output, [rows.Rows, width]), input.BatchSizesSpan,
+            input.SortedIndices?.ToArray(), input.UnsortedIndices?.ToArray());
+        return new PackedRnnResult<T>(packed, Tensor.Create(
+            PackedLayout.UnsortHidden(hn, input.UnsortedIndicesSpan, Options.HiddenSize),
+            [Options.NumLayers * directions, batch, Options.HiddenSize]));
+    }
+
+    /// <summary>
+    /// Runs the RNN over a padded batch as if it had been packed: exactly
+    /// <c>PadPacked(Forward(PackPadded(input, lengths, BatchFirst, enforceSorted: false), h0).Output, BatchFirst,
+    /// totalLength: L)</c>. Each sequence runs over its first <c>lengths[i]</c> steps only, the reverse direction starts
+    /// at each sequence's own last valid step, outputs past a sequence's length are zero and h_n holds each sequence's
+    /// real final states — what a bidirectional RNN over a padded batch needs, without packing by hand.
+    /// </summary>
+    /// <param name="input">(L, N, H_in), or (N, L, H_in) with <see cref="RnnOptions.BatchFirst"/>; any order of lengths.</param>
+    /// <param name="lengths">N valid lengths, each in 1..L.</param>
+    /// <param name="h0">Initial states (NL·D, N, H); zeros when null.</param>
+    /// <returns>output (L, N, D·H) or (N, L, D·H), zero past each length; h_n (NL·D, N, H).</returns>
+    /// <exception cref="ArgumentException">Input not 3-D; a length count ≠ N, a length ≤ 0 or &gt; L; and the errors of
+    /// the packed overload.</exception>
+    public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0 = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 3)
+            throw new ArgumentException(
+                $"Expected a padded 3D input (L, N, H_in) or (N, L, H_in) with lengths, got {input.Rank}D tensor " +
+                $"{TensorRows.Format(input.Lengths)}.", nameof(input));
+        int steps = (int)input.Lengths[Options.BatchFirst ? 1 : 0];
+        var packed = PackedSequence.PackPadded(input, lengths, Options.BatchFirst, enforceSorted: false);
+        var (output, hn) = Forward(packed, h0);
+        return new RnnResult<T>(PackedSequence.PadPacked(output, Options.BatchFirst, T.Zero, steps).Padded, hn);
     }
 
     /// <summary>PyTorch's repr, e.g. <c>RNN(10, 20, num_layers=2, bidirectional=True)</c> (nonlinearity is not shown,

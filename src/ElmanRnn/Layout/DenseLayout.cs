@@ -30,13 +30,13 @@ internal static class DenseLayout
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank is not (2 or 3))
             throw new ArgumentException(
-                $"Expected input to be 2D or 3D, got {input.Rank}D tensor instead (shape {Shape(input.Lengths)}).", nameof(input));
+                $"Expected input to be 2D or 3D, got {input.Rank}D tensor instead (shape {TensorRows.Format(input.Lengths)}).", nameof(input));
         bool unbatched = input.Rank == 2;
         if (h0 is not null && h0.Rank != input.Rank)
             throw new ArgumentException(
                 unbatched
-                    ? $"For unbatched 2-D input, hx should also be 2-D but got {h0.Rank}-D tensor (shape {Shape(h0.Lengths)})."
-                    : $"For batched 3-D input, hx should also be 3-D but got {h0.Rank}-D tensor (shape {Shape(h0.Lengths)}).",
+                    ? $"For unbatched 2-D input, hx should also be 2-D but got {h0.Rank}-D tensor (shape {TensorRows.Format(h0.Lengths)})."
+                    : $"For batched 3-D input, hx should also be 3-D but got {h0.Rank}-D tensor (shape {TensorRows.Format(h0.Lengths)}).",
                 nameof(h0));
 
         var form = unbatched ? InputForm.Unbatched : options.BatchFirst ? InputForm.BatchFirst : InputForm.TimeMajor;
@@ -58,7 +58,7 @@ internal static class DenseLayout
 
         if (steps == 0)
             throw new ArgumentException(
-                $"Expected sequence length to be larger than 0 in RNN (input shape {Shape(input.Lengths)}).", nameof(input));
+                $"Expected sequence length to be larger than 0 in RNN (input shape {TensorRows.Format(input.Lengths)}).", nameof(input));
         return (form, steps, batch);
     }
 
@@ -71,7 +71,7 @@ internal static class DenseLayout
             : lengths.Length == 3 && lengths[0] == layersTimesDirections && lengths[1] == batch && lengths[2] == options.HiddenSize;
         if (ok)
             return;
-        string actual = unbatched && lengths.Length == 2 ? $"[{lengths[0]}, 1, {lengths[1]}]" : Shape(lengths);
+        string actual = unbatched && lengths.Length == 2 ? $"[{lengths[0]}, 1, {lengths[1]}]" : TensorRows.Format(lengths);
         throw new ArgumentException(
             $"Expected hidden size ({layersTimesDirections}, {batch}, {options.HiddenSize}), got {actual}.", paramName);
     }
@@ -84,12 +84,8 @@ internal static class DenseLayout
         int count = steps * batch * features;
         if (count == 0)
             return ReadOnlySpan<T>.Empty;
-        if (form != InputForm.BatchFirst && Contiguous(input, count, out ReadOnlySpan<T> own))
-            return own;
-
         // flat: the input in its own logical (row-major) order
-        T[] flat = new T[count];
-        input.FlattenTo(flat);
+        ReadOnlySpan<T> flat = TensorRows.RowMajor(input);
         if (form != InputForm.BatchFirst)
             return flat;
 
@@ -98,22 +94,13 @@ internal static class DenseLayout
         Span<T> rows = rented.AsSpan(0, count);
         for (int n = 0; n < batch; n++)
             for (int t = 0; t < steps; t++)
-                flat.AsSpan((n * steps + t) * features, features).CopyTo(rows.Slice((t * batch + n) * features, features));
+                flat.Slice((n * steps + t) * features, features).CopyTo(rows.Slice((t * batch + n) * features, features));
         return rows;
     }
 
     /// <summary>h0 as (NL·D, N, H) rows, or empty when absent (zeros, which the recurrence skips multiplying).</summary>
-    public static ReadOnlySpan<T> Hidden<T>(Tensor<T>? h0) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (h0 is null || h0.FlattenedLength == 0)
-            return ReadOnlySpan<T>.Empty;
-        int count = (int)h0.FlattenedLength;
-        if (Contiguous(h0, count, out ReadOnlySpan<T> own))
-            return own;
-        T[] flat = new T[count];
-        h0.FlattenTo(flat);
-        return flat;
-    }
+    public static ReadOnlySpan<T> Hidden<T>(Tensor<T>? h0) where T : unmanaged, IFloatingPointIeee754<T> =>
+        h0 is null ? ReadOnlySpan<T>.Empty : TensorRows.RowMajor(h0);
 
     /// <summary>Wraps the canonical (L·N, D·H) result as the caller's output shape.</summary>
     public static Tensor<T> Output<T>(T[] rows, InputForm form, int steps, int batch, int width)
@@ -138,16 +125,4 @@ internal static class DenseLayout
         form == InputForm.Unbatched
             ? Tensor.Create(hn, [layersTimesDirections, hidden])
             : Tensor.Create(hn, [layersTimesDirections, batch, hidden]);
-
-    public static string Shape(ReadOnlySpan<nint> lengths) => "[" + string.Join(", ", lengths.ToArray()) + "]";
-
-    private static bool Contiguous<T>(Tensor<T> tensor, int count, out ReadOnlySpan<T> span)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        span = default;
-        if (!tensor.IsDense)
-            return false;
-        Span<nint> start = stackalloc nint[tensor.Rank];
-        return tensor.TryGetSpan(start, count, out span);
-    }
 }

@@ -140,7 +140,7 @@ public class ShapeAndValidationTests
     public void NullInputIsRejected()
     {
         var layer = new RnnLayer<float>(new() { InputSize = 3, HiddenSize = 4 });
-        Action run = () => layer.Forward(null!);
+        Action run = () => layer.Forward((Tensor<float>)null!);
         run.Should().Throw<ArgumentNullException>();
     }
 

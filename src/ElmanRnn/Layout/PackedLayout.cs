@@ -1,0 +1,64 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace ElmanRnn.Layout;
+
+/// <summary>
+/// PackedSequence ↔ the canonical form. A PackedSequence's data already is the canonical form (time-major rows,
+/// sorted sequences, a batch size per step), so this only validates (spec §4.5) and moves h0 / h_n between the
+/// caller's original batch order and the sorted order the recurrence works in.
+/// </summary>
+internal static class PackedLayout
+{
+    /// <summary>Packed data must be (S, H_in); h0, if given, (NL·D, B, H) with B = batch_sizes[0].</summary>
+    public static void Validate<T>(PackedSequence<T> input, Tensor<T>? h0, RnnOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        Tensor<T> data = input.Data;
+        if (data.Rank != 2)
+            throw new ArgumentException(
+                $"input must have 2 dimensions, got {data.Rank} (packed data of shape {TensorRows.Format(data.Lengths)}; " +
+                "expected (S, input_size)).", nameof(input));
+        if (data.Lengths[1] != options.InputSize)
+            throw new ArgumentException(
+                $"input.size(-1) must be equal to input_size. Expected {options.InputSize}, got {data.Lengths[1]}.", nameof(input));
+        if (h0 is not null)
+            DenseLayout.CheckHidden(h0.Lengths, input.BatchSize, options, unbatched: false, nameof(h0));
+    }
+
+    /// <summary>h0 (NL·D, B, H) in the caller's order → sorted order: row j of each layer is sequence sorted[j].
+    /// Empty when h0 is absent (zeros).</summary>
+    public static ReadOnlySpan<T> SortHidden<T>(Tensor<T>? h0, ReadOnlySpan<int> sorted, int hidden)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (h0 is null)
+            return ReadOnlySpan<T>.Empty;
+        ReadOnlySpan<T> original = TensorRows.RowMajor(h0);
+        if (sorted.IsEmpty)
+            return original;
+        var result = new T[original.Length];
+        Permute(original, result, sorted, hidden);
+        return result;
+    }
+
+    /// <summary>h_n (NL·D, B, H) in sorted order → the caller's order: row i of each layer is sorted row unsorted[i].</summary>
+    public static T[] UnsortHidden<T>(T[] sortedHn, ReadOnlySpan<int> unsorted, int hidden)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (unsorted.IsEmpty)
+            return sortedHn;
+        var result = new T[sortedHn.Length];
+        Permute(sortedHn, result, unsorted, hidden);
+        return result;
+    }
+
+    // destination[r, j, :] = source[r, index[j], :] for every leading row r; source, destination: (R, B, H)
+    private static void Permute<T>(ReadOnlySpan<T> source, Span<T> destination, ReadOnlySpan<int> index, int hidden)
+    {
+        int batch = index.Length, block = batch * hidden;
+        for (int r = 0; r < source.Length / Math.Max(1, block); r++)
+            for (int j = 0; j < batch; j++)
+                source.Slice(r * block + index[j] * hidden, hidden).CopyTo(destination.Slice(r * block + j * hidden, hidden));
+    }
+}
