@@ -1,0 +1,224 @@
+using System.IO.Compression;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace ElmanRnn.Serialization;
+
+/// <summary>
+/// Reads the tensors of a <c>torch.save</c> file (the zip format PyTorch writes by default since 1.6, and
+/// TorchSharp.PyBridge's <c>save_py</c>), such as <c>torch.save(model.state_dict(), "rnn.pt")</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The archive holds <c>{archive}/data.pkl</c>, a pickle of the saved object in which every tensor storage is
+/// replaced by a key whose bytes are the record <c>{archive}/data/{key}</c>. The pickle is evaluated by a
+/// restricted interpreter that knows only what a state dict contains (dicts, OrderedDict, tensors rebuilt by
+/// <c>torch._utils._rebuild_tensor_v2</c> or <c>_rebuild_parameter</c>, and the storage classes
+/// <c>torch.FloatStorage</c>, <c>DoubleStorage</c>, <c>HalfStorage</c>, <c>BFloat16Storage</c>, <c>LongStorage</c>,
+/// <c>IntStorage</c>, <c>ShortStorage</c>, <c>CharStorage</c>, <c>ByteStorage</c>): nothing in the file is ever
+/// executed, and any other global (for example <c>os.system</c>) is refused with <see cref="InvalidDataException"/>.
+/// </para>
+/// <para>
+/// The saved object must be a dict. Nested dicts are flattened with dot-joined keys, so a checkpoint
+/// <c>{"model": model.state_dict(), "epoch": 7}</c> yields <c>model.rnn.weight_ih_l0</c> and so on; values that
+/// are not tensors (the epoch) and entries with non-string keys are skipped. Strided and storage-sharing tensors
+/// are materialised as independent dense tensors; views that overlap themselves (expanded, stride 0) are refused.
+/// Storages are read in the byte order of the archive's <c>byteorder</c> record (little-endian when absent).
+/// A 0-dimensional tensor is returned with shape <c>[1]</c>, as <c>Tensor&lt;T&gt;</c> has no rank 0.
+/// </para>
+/// </remarks>
+public static class TorchSave
+{
+    // Deeper nesting than this is not a checkpoint; the limit also stops a self-referencing dict.
+    private const int MaxNesting = 32;
+
+    /// <summary>Reads every tensor in the <c>torch.save</c> file at <paramref name="path"/>.</summary>
+    /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
+    /// <param name="path">The .pt / .pth / .bin file.</param>
+    /// <returns>Tensor name to dense tensor, in the order of the pickled dict.</returns>
+    /// <exception cref="InvalidDataException">The file is not a zip-format torch.save file, is damaged, or holds something other than tensors in dicts.</exception>
+    public static IReadOnlyDictionary<string, Tensor<T>> Read<T>(string path)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var stream = File.OpenRead(path);
+        return Read<T>(stream);
+    }
+
+    /// <summary>Reads every tensor in a <c>torch.save</c> file from <paramref name="stream"/>.</summary>
+    /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
+    /// <param name="stream">The file contents; left open.</param>
+    /// <returns>Tensor name to dense tensor, in the order of the pickled dict.</returns>
+    /// <exception cref="InvalidDataException">The file is not a zip-format torch.save file, is damaged, or holds something other than tensors in dicts.</exception>
+    public static IReadOnlyDictionary<string, Tensor<T>> Read<T>(Stream stream)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using ZipArchive archive = OpenArchive(stream);
+        ZipArchiveEntry pickle = FindDataPickle(archive);
+        string prefix = pickle.FullName[..^"data.pkl".Length];
+        bool bigEndian = ReadByteOrder(archive, prefix);
+
+        object? root = RestrictedUnpickler.Load(ReadRecord(pickle, pickle.Length));
+        if (root is not OrderedDictionary<object, object?> dict)
+            throw new InvalidDataException($"torch.save file holds {Describe(root)}, not a dict of tensors (a state_dict).");
+
+        var found = new List<(string Name, TensorRef Tensor)>();
+        Collect(dict, "", 0, found);
+
+        var storages = new Dictionary<string, T[]>(StringComparer.Ordinal);
+        var tensors = new OrderedDictionary<string, Tensor<T>>(found.Count, StringComparer.Ordinal);
+        foreach ((string name, TensorRef tensor) in found)
+        {
+            if (!storages.TryGetValue(tensor.Storage.Key, out T[]? storage))
+                storages.Add(tensor.Storage.Key, storage = ReadStorage<T>(archive, prefix, tensor.Storage, bigEndian));
+            if (!tensors.TryAdd(name, Materialise(storage, tensor)))
+                throw new InvalidDataException($"torch.save file names the tensor '{name}' twice once nested dicts are flattened.");
+        }
+        return tensors;
+    }
+
+    private static ZipArchive OpenArchive(Stream stream)
+    {
+        try
+        {
+            return new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"Not a torch.save file: it is not a readable zip archive ({e.Message}). " +
+                "Files written with _use_new_zipfile_serialization=False (the pre-1.6 format) are not supported.", e);
+        }
+    }
+
+    // torch names the top folder after the file or "archive" and TorchSharp.PyBridge uses "model", so the
+    // folder is whatever holds data.pkl.
+    private static ZipArchiveEntry FindDataPickle(ZipArchive archive)
+    {
+        ZipArchiveEntry[] pickles = archive.Entries
+            .Where(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.IndexOf('/') == e.FullName.Length - "/data.pkl".Length)
+            .ToArray();
+        return pickles.Length switch
+        {
+            1 => pickles[0],
+            0 => throw new InvalidDataException("Not a torch.save file: the zip archive has no {archive}/data.pkl record."),
+            _ => throw new InvalidDataException($"torch.save file is ambiguous: it has several data.pkl records ({string.Join(", ", pickles.Select(e => e.FullName))})."),
+        };
+    }
+
+    private static bool ReadByteOrder(ZipArchive archive, string prefix)
+    {
+        ZipArchiveEntry? entry = archive.GetEntry(prefix + "byteorder");
+        if (entry is null)
+            return false;
+        string byteOrder = System.Text.Encoding.ASCII.GetString(ReadRecord(entry, 16));
+        return byteOrder switch
+        {
+            "little" => false,
+            "big" => true,
+            _ => throw new InvalidDataException($"torch.save file has byteorder '{byteOrder}'; expected 'little' or 'big'."),
+        };
+    }
+
+    private static T[] ReadStorage<T>(ZipArchive archive, string prefix, StorageRef storage, bool bigEndian)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        string name = $"{prefix}data/{storage.Key}";
+        ZipArchiveEntry entry = archive.GetEntry(name)
+            ?? throw new InvalidDataException($"torch.save file is missing the record '{name}' of storage '{storage.Key}'.");
+        Int128 expected = (Int128)storage.Length * storage.Type.Size();
+        if (entry.Length != expected)
+            throw new InvalidDataException(
+                $"torch.save record '{name}' has {entry.Length} bytes, but its storage holds {storage.Length} elements of {storage.Type} ({expected} bytes).");
+        byte[] bytes = ReadRecord(entry, entry.Length);
+        if (bytes.Length != entry.Length)
+            throw new InvalidDataException($"torch.save record '{name}' is truncated: {bytes.Length} of {entry.Length} bytes.");
+        var values = new T[storage.Length];
+        ElementTypes.Decode(storage.Type, bytes, values.AsSpan(), bigEndian);
+        return values;
+    }
+
+    /// <summary>Reads a whole record of at most <paramref name="maxLength"/> bytes.</summary>
+    private static byte[] ReadRecord(ZipArchiveEntry entry, long maxLength)
+    {
+        if (maxLength > Array.MaxLength)
+            throw new InvalidDataException($"torch.save record '{entry.FullName}' of {maxLength} bytes is larger than this reader supports.");
+
+        // A zip's size fields are only claims: the buffer grows as bytes actually arrive, so a forged size cannot
+        // force a large allocation, and one byte past the limit is enough to tell that the record is too long.
+        var buffer = new MemoryStream((int)Math.Min(maxLength, 1 << 20));
+        try
+        {
+            using Stream source = entry.Open();
+            var chunk = new byte[81920];
+            int read;
+            while (buffer.Length <= maxLength && (read = source.Read(chunk, 0, (int)Math.Min(chunk.Length, maxLength + 1 - buffer.Length))) > 0)
+                buffer.Write(chunk, 0, read);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw new InvalidDataException($"torch.save record '{entry.FullName}' cannot be read: {e.Message}", e);
+        }
+
+        if (buffer.Length > maxLength)
+            throw new InvalidDataException($"torch.save record '{entry.FullName}' is longer than the {maxLength} bytes expected.");
+        return buffer.ToArray();
+    }
+
+    private static void Collect(OrderedDictionary<object, object?> dict, string prefix, int depth, List<(string, TensorRef)> found)
+    {
+        if (depth > MaxNesting)
+            throw new InvalidDataException($"torch.save file nests dicts more than {MaxNesting} deep (at '{prefix}').");
+        foreach ((object key, object? value) in dict)
+        {
+            if (key is not string name)
+                continue;
+            switch (value)
+            {
+                case TensorRef tensor:
+                    found.Add((prefix + name, tensor));
+                    break;
+                case OrderedDictionary<object, object?> nested:
+                    Collect(nested, prefix + name + ".", depth + 1, found);
+                    break;
+            }
+        }
+    }
+
+    private static Tensor<T> Materialise<T>(T[] storage, TensorRef tensor)
+    {
+        // dense: (size[0], ..., size[k-1]) row-major
+        var dense = new T[tensor.ElementCount];
+        long[] size = tensor.Size, stride = tensor.Stride;
+        var index = new long[size.Length];
+        long source = tensor.Offset;
+        for (int i = 0; i < dense.Length; i++)
+        {
+            dense[i] = storage[source];
+            // Odometer step: advance the last dimension and carry into earlier ones.
+            for (int d = size.Length - 1; d >= 0; d--)
+            {
+                source += stride[d];
+                if (++index[d] < size[d])
+                    break;
+                source -= stride[d] * size[d];
+                index[d] = 0;
+            }
+        }
+        nint[] lengths = size.Length == 0 ? [1] : Array.ConvertAll(size, s => (nint)s);
+        return Tensor.Create(dense, lengths);
+    }
+
+    // Python's names for the values a pickle can leave, so the message reads like the saving side.
+    private static string Describe(object? value) => value switch
+    {
+        null => "None",
+        TensorRef => "a single tensor",
+        List<object?> => "a list",
+        object?[] => "a tuple",
+        string => "a str",
+        bool => "a bool",
+        long => "an int",
+        double => "a float",
+        _ => value.GetType().Name,
+    };
+}
