@@ -37,6 +37,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Random _random;
     private readonly List<string> _warnings = [];
     private LayerWeights<T>[] _layers;        // packed from _values; rebuilt whenever the values change
+    private int _maxDegreeOfParallelism = Environment.ProcessorCount;
 
     /// <summary>Builds the RNN and draws every parameter from U(-1/√H, 1/√H).</summary>
     /// <param name="options">The architecture; validated as PyTorch validates its constructor arguments.</param>
@@ -68,6 +69,19 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Training mode (PyTorch's <c>module.training</c>), true by default as in PyTorch: dropout between layers
     /// is active only while this is true. Set false for inference (PyTorch's <c>eval()</c>).</summary>
     public bool Training { get; set; } = true;
+
+    /// <summary>
+    /// How many threads one <c>Forward</c> call may use (default: <see cref="Environment.ProcessorCount"/>). Results are
+    /// bitwise identical for every value: threads split work, never a reduction.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to less than 1.</exception>
+    public int MaxDegreeOfParallelism
+    {
+        get => _maxDegreeOfParallelism;
+        set => _maxDegreeOfParallelism = value >= 1
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "MaxDegreeOfParallelism must be at least 1.");
+    }
 
     /// <summary>Warnings PyTorch would have raised as <c>UserWarning</c> while building this layer.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
