@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using ElmanRnn.Benchmarks.Cases;
+using ElmanRnn.Benchmarks.Contenders;
+
+namespace ElmanRnn.Benchmarks.Quick;
+
+/// <summary>
+/// The quick comparison: for each thread count and case, the contenders run round-robin (ours, libtorch, ONNX
+/// Runtime, ours, ...) so that drifting machine load hits all of them alike; the median per contender over the
+/// rounds is reported. Runs in about three minutes for everything.
+/// </summary>
+internal static class QuickMode
+{
+    /// <summary>Rounds measured at least, even when that takes longer than the time budget.</summary>
+    public const int MinRounds = 9;
+
+    private const int MaxRounds = 400;
+
+    /// <summary>Shortest timed sample: calls faster than this are repeated inside one sample, so that timer
+    /// resolution and call overhead do not dominate.</summary>
+    private const double MinSampleSeconds = 0.002;
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        QuickOptions options;
+        try
+        {
+            options = QuickOptions.Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+
+        var started = Stopwatch.StartNew();
+        string loadBefore = Machine.LoadAverage();
+        Console.Error.WriteLine($"load average before: {loadBefore}; measuring the FMA peak...");
+        var machine = Machine.Measure();
+        Console.Error.WriteLine(machine.Describe());
+
+        var results = new List<Measurement>();
+        foreach (int threads in options.Threads)
+        {
+            foreach (var benchCase in options.Cases)
+            {
+                var measurement = Measure(benchCase, threads, options.Seconds);
+                results.Add(measurement);
+                Console.Error.WriteLine(
+                    $"  {benchCase.Id,-8} {threads} thread(s): "
+                    + string.Join(", ", measurement.MedianSeconds.Select(m => $"{m.Key} {Report.Time(m.Value)}"))
+                    + $" ({measurement.Rounds} rounds; check {string.Join(", ", measurement.Agreement)})"
+                    + string.Concat(measurement.Refused.Select(r => $"; {r.Name} refused: {r.Reason}")));
+            }
+        }
+
+        string loadAfter = Machine.LoadAverage();
+        var report = new Report(machine, results, loadBefore, loadAfter, started.Elapsed);
+        Console.WriteLine(report.Markdown());
+        if (options.WriteDocs)
+            PerformanceDoc.Write(report);
+        return 0;
+    }
+
+    private static Measurement Measure(BenchCase benchCase, int threads, double seconds)
+    {
+        WarmUpJit(benchCase, threads);
+        using var set = ContenderSet.Create(benchCase, threads);
+        var contenders = set.Valid;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        // Warm-up: a few rounds (at least 0.5 s) also estimate each contender's time per call.
+        var fastest = contenders.ToDictionary(c => c.Name, _ => double.MaxValue);
+        var warmUp = Stopwatch.StartNew();
+        for (int round = 0; round < 3 || warmUp.Elapsed.TotalSeconds < Math.Min(0.5, seconds / 4); round++)
+            foreach (var contender in contenders)
+                fastest[contender.Name] = Math.Min(fastest[contender.Name], Time(contender, 1));
+        var repeats = contenders.ToDictionary(
+            c => c.Name, c => Math.Max(1, (int)Math.Ceiling(MinSampleSeconds / fastest[c.Name])));
+
+        var samples = contenders.ToDictionary(c => c.Name, _ => new List<double>());
+        var measuring = Stopwatch.StartNew();
+        int rounds = 0;
+        while (rounds < MinRounds || (measuring.Elapsed.TotalSeconds < seconds && rounds < MaxRounds))
+        {
+            foreach (var contender in contenders)
+                samples[contender.Name].Add(Time(contender, repeats[contender.Name]));
+            rounds++;
+        }
+
+        return new Measurement(benchCase, threads,
+            samples.ToDictionary(s => s.Key, s => Median(s.Value)), rounds, set.Refused, set.Agreement);
+    }
+
+    /// <summary>
+    /// Brings our code to its steady state before a big case is timed: the JIT promotes a method to fully optimised
+    /// tier-1 code only after ~30 calls, which a case taking 100 ms per call would spend seconds reaching. A copy of
+    /// the case with the same structure (layers, directions, batch of one or many, packing, element type, size)
+    /// but only a few steps and rows runs 40 times, then the background compiler gets a moment to finish.
+    /// </summary>
+    private static void WarmUpJit(BenchCase benchCase, int threads)
+    {
+        var small = benchCase with { SeqLen = Math.Min(benchCase.SeqLen, 4), Batch = Math.Min(benchCase.Batch, 16) };
+        using IContender ours = small.Double
+            ? new OursContender<double>(CaseData<double>.Create(small), threads)
+            : new OursContender<float>(CaseData<float>.Create(small), threads);
+        for (int i = 0; i < 40; i++)
+            ours.Run();
+        Thread.Sleep(200);
+    }
+
+    private static double Time(IContender contender, int repeats)
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < repeats; i++)
+            contender.Run();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds / repeats;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+using ElmanRnn.Benchmarks.Cases;
+
+namespace ElmanRnn.Benchmarks.Quick;
+
+/// <summary>
+/// <c>quick [--cases a,c,...] [--threads 1,2] [--seconds S] [--write-docs]</c>.
+/// </summary>
+/// <param name="Cases">Cases to run, in table order (default: all).</param>
+/// <param name="Threads">Thread counts (default: 1 and 2).</param>
+/// <param name="Seconds">Measuring time per case and thread count after warm-up (default 7): rounds continue until
+/// it is spent, but never fewer than <see cref="QuickMode.MinRounds"/>.</param>
+/// <param name="WriteDocs">Write the table into docs/performance.md and render docs/performance.png.</param>
+internal sealed record QuickOptions(IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, double Seconds, bool WriteDocs)
+{
+    public const string Usage =
+        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--seconds 7] [--write-docs]";
+
+    /// <exception cref="ArgumentException">An unknown option or value.</exception>
+    public static QuickOptions Parse(IReadOnlyList<string> args)
+    {
+        var cases = BenchCase.All;
+        IReadOnlyList<int> threads = [1, 2];
+        double seconds = 7;
+        bool writeDocs = false;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string Value() => i + 1 < args.Count
+                ? args[++i]
+                : throw new ArgumentException($"{args[i]} needs a value. {Usage}");
+
+            switch (args[i])
+            {
+                case "--cases":
+                    cases = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(BenchCase.Get).ToList();
+                    break;
+                case "--threads":
+                    threads = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(t => int.TryParse(t, CultureInfo.InvariantCulture, out int n) && n >= 1
+                            ? n
+                            : throw new ArgumentException($"--threads takes positive integers, got '{t}'. {Usage}"))
+                        .ToList();
+                    break;
+                case "--seconds":
+                    string text = Value();
+                    seconds = double.TryParse(text, CultureInfo.InvariantCulture, out double s) && s > 0
+                        ? s
+                        : throw new ArgumentException($"--seconds takes a positive number, got '{text}'. {Usage}");
+                    break;
+                case "--write-docs":
+                    writeDocs = true;
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option '{args[i]}'. {Usage}");
+            }
+        }
+
+        return new QuickOptions(cases, threads, seconds, writeDocs);
+    }
+}
