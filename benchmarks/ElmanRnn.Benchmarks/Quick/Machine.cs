@@ -3,22 +3,37 @@ using System.Runtime.InteropServices;
 
 namespace ElmanRnn.Benchmarks.Quick;
 
-/// <summary>What the numbers were measured on: CPU, cores, runtime, load, and the measured FMA peaks.</summary>
-internal sealed record Machine(
-    string Cpu, int Cores, string Runtime, int VectorBits,
-    double PeakFloat1, double PeakFloat2, double PeakDouble1, double PeakDouble2)
+/// <summary>Measured FMA peaks in GFLOP/s, fp32 and fp64, on 1 and 2 threads.</summary>
+internal sealed record Peaks(double Float1, double Float2, double Double1, double Double2)
 {
-    /// <summary>Measures the peaks (about 3 s) and reads the rest from the system.</summary>
-    public static Machine Measure() => new(
-        CpuModel(), Environment.ProcessorCount, RuntimeInformation.FrameworkDescription, FmaPeak.VectorBits,
-        FmaPeak.Measure<float>(1), FmaPeak.Measure<float>(Math.Min(2, Environment.ProcessorCount)),
-        FmaPeak.Measure<double>(1), FmaPeak.Measure<double>(Math.Min(2, Environment.ProcessorCount)));
-
-    /// <summary>The measured peak in GFLOP/s for an element type and thread count (threads beyond 2 use the 2-thread
-    /// figure scaled linearly).</summary>
-    public double Peak(bool isDouble, int threads)
+    /// <summary>About 3 s: the four peaks, each the best of 5 runs.</summary>
+    public static Peaks Measure()
     {
-        var (one, two) = isDouble ? (PeakDouble1, PeakDouble2) : (PeakFloat1, PeakFloat2);
+        int two = Math.Min(2, Environment.ProcessorCount);
+        return new Peaks(FmaPeak.Measure<float>(1), FmaPeak.Measure<float>(two),
+            FmaPeak.Measure<double>(1), FmaPeak.Measure<double>(two));
+    }
+
+    public Peaks Max(Peaks other) => new(Math.Max(Float1, other.Float1), Math.Max(Float2, other.Float2),
+        Math.Max(Double1, other.Double1), Math.Max(Double2, other.Double2));
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"fp32 {Float1:0} GFLOP/s on 1 thread, {Float2:0} on 2; fp64 {Double1:0} / {Double2:0}");
+}
+
+/// <summary>What the numbers were measured on: CPU, cores, runtime, and the FMA peak (the better of the
+/// measurements before and after the run, both kept for the record).</summary>
+internal sealed record Machine(string Cpu, int Cores, string Runtime, int VectorBits, Peaks Peak, Peaks Before, Peaks After)
+{
+    public static Machine Current(Peaks before, Peaks after) => new(
+        CpuModel(), Environment.ProcessorCount, RuntimeInformation.FrameworkDescription, FmaPeak.VectorBits,
+        before.Max(after), before, after);
+
+    /// <summary>The peak in GFLOP/s for an element type and thread count (threads beyond 2: the 2-thread figure
+    /// scaled linearly).</summary>
+    public double PeakGflops(bool isDouble, int threads)
+    {
+        var (one, two) = isDouble ? (Peak.Double1, Peak.Double2) : (Peak.Float1, Peak.Float2);
         return threads <= 1 ? one : two * threads / 2;
     }
 
@@ -27,14 +42,17 @@ internal sealed record Machine(
     {
         try
         {
-            var fields = File.ReadAllText("/proc/loadavg").Split(' ');
-            return string.Join(", ", fields.Take(3));
+            return string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
         }
         catch (IOException)
         {
             return "unknown";
         }
     }
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{Cpu}, {Cores} cores, {Runtime}, {VectorBits}-bit vectors; FMA peak {Peak.Describe()} " +
+        $"(measured before the run: {Before.Float1:0} / {Before.Float2:0}, after: {After.Float1:0} / {After.Float2:0} fp32)");
 
     private static string CpuModel()
     {
@@ -49,8 +67,4 @@ internal sealed record Machine(
         }
         return RuntimeInformation.ProcessArchitecture.ToString();
     }
-
-    public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Cpu}, {Cores} cores, {Runtime}, {VectorBits}-bit vectors; measured FMA peak fp32 {PeakFloat1:0} GFLOP/s " +
-        $"(1 thread) / {PeakFloat2:0} (2 threads), fp64 {PeakDouble1:0} / {PeakDouble2:0}");
 }

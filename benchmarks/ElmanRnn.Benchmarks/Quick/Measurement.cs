@@ -3,9 +3,10 @@ using ElmanRnn.Benchmarks.Contenders;
 
 namespace ElmanRnn.Benchmarks.Quick;
 
-/// <summary>The medians of one case at one thread count, and what the targets of the performance issue say about them.</summary>
+/// <summary>The medians of one case at one thread count, and what the targets of the performance issue say about them.
+/// <see cref="OtherCores"/>: cores that other processes used meanwhile (see <see cref="CpuLoad"/>).</summary>
 internal sealed record Measurement(
-    BenchCase Case, int Threads, IReadOnlyDictionary<string, double> MedianSeconds, int Rounds,
+    BenchCase Case, int Threads, IReadOnlyDictionary<string, double> MedianSeconds, int Rounds, double OtherCores,
     IReadOnlyList<(string Name, string Reason)> Refused, IReadOnlyList<string> Agreement)
 {
     public double? Median(string contender) =>
@@ -34,7 +35,7 @@ internal sealed record Measurement(
             targets.Add(($"≥{ratio:0.##}× libtorch", SpeedUpOver(Names.LibTorch) is { } s ? s >= ratio : null));
         if (PeakTarget is { } fraction)
             targets.Add(($"≥{fraction:0%} of peak",
-                OursGflops is { } g ? g >= fraction * machine.Peak(Case.Double, Threads) : null));
+                OursGflops is { } g ? g >= fraction * machine.PeakGflops(Case.Double, Threads) : null));
         if (!Case.Double)
             targets.Add(("ahead of ONNX Runtime", SpeedUpOver(Names.OnnxRuntime) is { } s ? s > 1 : null));
         return targets;

@@ -73,26 +73,67 @@ internal static class PerformanceDoc
                 });
             }
             var plotted = plot.Add.Bars(bars);
-            plotted.ValueLabelStyle.FontSize = 10;
+            plotted.ValueLabelStyle.FontSize = 11;
+            plotted.ValueLabelStyle.FontName = "DejaVu Sans";
             plotted.LegendText = series[s].Label;
         }
 
+        for (int s = 0; s < series.Count; s++)
+            if (series[s].Contender == Names.LibTorch)
+                AddTargetMarks(plot, report, caseIds, series[s].Threads, s, series.Count, width);
         plot.Add.HorizontalLine(0, 1, Colors.Black);
+        highest = Math.Max(highest, Math.Log10(20));   // keep the highest target mark in view
         double[] ticks = [0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200];
         var shown = ticks.Where(t => Math.Log10(t) >= lowest - 0.35 && Math.Log10(t) <= highest + 0.35).ToArray();
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             shown.Select(Math.Log10).ToArray(), shown.Select(t => $"{t:0.##}×").ToArray());
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             Enumerable.Range(0, caseIds.Count).Select(i => (double)i).ToArray(),
-            caseIds.Select(id => report.Results.First(r => r.Case.Id == id).Case is var bc
-                ? $"({bc.Id})\n{bc.Shape}".Replace(" fp32", "", StringComparison.Ordinal)
-                : id).ToArray());
+            caseIds.Select(id => AxisLabel(report.Results.First(r => r.Case.Id == id).Case)).ToArray());
         plot.Axes.SetLimits(-0.6, caseIds.Count - 0.4, Math.Min(lowest, 0) - 0.15, highest + 0.25);
-        plot.Axes.Margins(bottom: 0);
-        plot.Title("ElmanRnn speed-up over libtorch 2.10 and ONNX Runtime 1.31 (median time ratio, fp32 inference)");
+        plot.Font.Set("DejaVu Sans");
+        plot.Title("ElmanRnn speed-up over libtorch 2.10 and ONNX Runtime 1.31 (ratio of median times, inference)");
         plot.YLabel("speed-up (log scale; below 1× = slower)");
-        plot.ShowLegend(Alignment.UpperRight);
-        plot.SavePng(path, 1400, 650);
+        plot.Legend.Orientation = Orientation.Horizontal;
+        plot.ShowLegend(Edge.Bottom);
+        plot.SavePng(path, 1400, 720);
+    }
+
+    /// <summary>A short black line over each libtorch bar at the target ratio for that case and thread
+    /// count; one legend entry for all of them.</summary>
+    private static void AddTargetMarks(Plot plot, Report report, List<string> caseIds, int threads, int seriesIndex,
+        int seriesCount, double width)
+    {
+        bool first = true;
+        for (int c = 0; c < caseIds.Count; c++)
+        {
+            var m = report.Results.FirstOrDefault(r => r.Case.Id == caseIds[c] && r.Threads == threads);
+            if (m?.LibTorchTarget is not { } target)
+                continue;
+            double x = c + (seriesIndex - (seriesCount - 1) / 2.0) * width;
+            var mark = plot.Add.Line(x - width / 2, Math.Log10(target), x + width / 2, Math.Log10(target));
+            mark.LineWidth = 3;
+            mark.LineColor = Colors.Black;
+            mark.MarkerSize = 0;
+            if (first && threads == report.Results.Min(r => r.Threads))
+                mark.LegendText = "target vs libtorch";
+            first = false;
+        }
+    }
+
+    /// <summary>"(d)", the sizes, then what sets the case apart (layers, direction, packing, precision).</summary>
+    private static string AxisLabel(Cases.BenchCase c)
+    {
+        var traits = new List<string>();
+        if (c.Layers > 1)
+            traits.Add($"{c.Layers} layers");
+        if (c.Bidirectional)
+            traits.Add("bidirectional");
+        if (c.Packed)
+            traits.Add("packed");
+        if (c.Double)
+            traits.Add("float64");
+        return $"({c.Id})\nL={c.SeqLen} N={c.Batch} {c.Size}→{c.Size}" + (traits.Count > 0 ? "\n" + string.Join(", ", traits) : "");
     }
 
     private static string Threads(int count) => count == 1 ? "1 thread" : $"{count} threads";

@@ -33,36 +33,44 @@ internal static class QuickMode
             return 2;
         }
 
+        if (options.WaitQuietMinutes > 0)
+            WaitForQuiet(TimeSpan.FromMinutes(options.WaitQuietMinutes));
         var started = Stopwatch.StartNew();
         string loadBefore = Machine.LoadAverage();
         Console.Error.WriteLine($"load average before: {loadBefore}; measuring the FMA peak...");
-        var machine = Machine.Measure();
-        Console.Error.WriteLine(machine.Describe());
+        var runLoad = CpuLoad.Now();
+        var peaksBefore = Peaks.Measure();
+        Console.Error.WriteLine($"FMA peak: {peaksBefore.Describe()}");
 
         var results = new List<Measurement>();
         foreach (int threads in options.Threads)
         {
             foreach (var benchCase in options.Cases)
             {
-                var measurement = Measure(benchCase, threads, options.Seconds);
+                var measurement = Measure(benchCase, threads, options.Seconds, options.GapMilliseconds);
                 results.Add(measurement);
                 Console.Error.WriteLine(
                     $"  {benchCase.Id,-8} {threads} thread(s): "
                     + string.Join(", ", measurement.MedianSeconds.Select(m => $"{m.Key} {Report.Time(m.Value)}"))
-                    + $" ({measurement.Rounds} rounds; check {string.Join(", ", measurement.Agreement)})"
+                    + $" ({measurement.Rounds} rounds, others used {measurement.OtherCores:0.00} cores; check {string.Join(", ", measurement.Agreement)})"
                     + string.Concat(measurement.Refused.Select(r => $"; {r.Name} refused: {r.Reason}")));
             }
         }
 
+        // The peak is measured before and after, and the better of each is the machine's: a busy moment can only
+        // lower a measured peak, never raise it.
+        var peaksAfter = Peaks.Measure();
+        var machine = Machine.Current(peaksBefore, peaksAfter);
         string loadAfter = Machine.LoadAverage();
-        var report = new Report(machine, results, loadBefore, loadAfter, started.Elapsed);
+        var report = new Report(machine, results, loadBefore, loadAfter, CpuLoad.Now().OthersSince(runLoad),
+            started.Elapsed);
         Console.WriteLine(report.Markdown());
         if (options.WriteDocs)
             PerformanceDoc.Write(report);
         return 0;
     }
 
-    private static Measurement Measure(BenchCase benchCase, int threads, double seconds)
+    private static Measurement Measure(BenchCase benchCase, int threads, double seconds, int gap)
     {
         WarmUpJit(benchCase, threads);
         using var set = ContenderSet.Create(benchCase, threads);
@@ -74,24 +82,30 @@ internal static class QuickMode
         // Warm-up: a few rounds (at least 0.5 s) also estimate each contender's time per call.
         var fastest = contenders.ToDictionary(c => c.Name, _ => double.MaxValue);
         var warmUp = Stopwatch.StartNew();
-        for (int round = 0; round < 3 || warmUp.Elapsed.TotalSeconds < Math.Min(0.5, seconds / 4); round++)
+        for (int round = 0; round < 3 || warmUp.Elapsed.TotalSeconds < 0.5; round++)
             foreach (var contender in contenders)
                 fastest[contender.Name] = Math.Min(fastest[contender.Name], Time(contender, 1));
         var repeats = contenders.ToDictionary(
             c => c.Name, c => Math.Max(1, (int)Math.Ceiling(MinSampleSeconds / fastest[c.Name])));
 
         var samples = contenders.ToDictionary(c => c.Name, _ => new List<double>());
+        var load = CpuLoad.Now();
         var measuring = Stopwatch.StartNew();
         int rounds = 0;
         while (rounds < MinRounds || (measuring.Elapsed.TotalSeconds < seconds && rounds < MaxRounds))
         {
             foreach (var contender in contenders)
+            {
+                if (gap > 0)
+                    Thread.Sleep(gap);
                 samples[contender.Name].Add(Time(contender, repeats[contender.Name]));
+            }
             rounds++;
         }
 
         return new Measurement(benchCase, threads,
-            samples.ToDictionary(s => s.Key, s => Median(s.Value)), rounds, set.Refused, set.Agreement);
+            samples.ToDictionary(s => s.Key, s => Median(s.Value)), rounds, CpuLoad.Now().OthersSince(load),
+            set.Refused, set.Agreement);
     }
 
     /// <summary>
@@ -109,6 +123,28 @@ internal static class QuickMode
         for (int i = 0; i < 40; i++)
             ours.Run();
         Thread.Sleep(200);
+    }
+
+    private static void WaitForQuiet(TimeSpan limit)
+    {
+        var waiting = Stopwatch.StartNew();
+        while (true)
+        {
+            var start = CpuLoad.Now();
+            Thread.Sleep(5000);
+            double others = CpuLoad.Now().OthersSince(start);
+            if (others < 0.1)
+            {
+                Console.Error.WriteLine($"machine quiet (others used {others:0.00} cores over 5 s)");
+                return;
+            }
+            if (waiting.Elapsed > limit)
+            {
+                Console.Error.WriteLine($"machine still busy after {limit.TotalMinutes:0.#} min (others used {others:0.00} cores); measuring anyway");
+                return;
+            }
+            Console.Error.WriteLine($"waiting for a quiet machine: others used {others:0.00} cores over 5 s");
+        }
     }
 
     private static double Time(IContender contender, int repeats)

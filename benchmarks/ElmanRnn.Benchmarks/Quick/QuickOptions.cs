@@ -10,11 +10,17 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// <param name="Threads">Thread counts (default: 1 and 2).</param>
 /// <param name="Seconds">Measuring time per case and thread count after warm-up (default 7): rounds continue until
 /// it is spent, but never fewer than <see cref="QuickMode.MinRounds"/>.</param>
+/// <param name="GapMilliseconds">Pause before each timed sample (default 3 ms), so that worker threads the previous
+/// contender left spinning (OpenMP's, ONNX Runtime's, ours) have gone idle and do not steal the next one's core.</param>
+/// <param name="WaitQuietMinutes">Before measuring, wait up to this long (default 0) for a 5-second window in which
+/// other processes use less than 0.1 cores.</param>
 /// <param name="WriteDocs">Write the table into docs/performance.md and render docs/performance.png.</param>
-internal sealed record QuickOptions(IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, double Seconds, bool WriteDocs)
+internal sealed record QuickOptions(
+    IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, double Seconds, int GapMilliseconds, double WaitQuietMinutes,
+    bool WriteDocs)
 {
     public const string Usage =
-        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--seconds 7] [--write-docs]";
+        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs]";
 
     /// <exception cref="ArgumentException">An unknown option or value.</exception>
     public static QuickOptions Parse(IReadOnlyList<string> args)
@@ -22,6 +28,8 @@ internal sealed record QuickOptions(IReadOnlyList<BenchCase> Cases, IReadOnlyLis
         var cases = BenchCase.All;
         IReadOnlyList<int> threads = [1, 2];
         double seconds = 7;
+        int gap = 3;
+        double waitQuiet = 0;
         bool writeDocs = false;
         for (int i = 0; i < args.Count; i++)
         {
@@ -48,6 +56,18 @@ internal sealed record QuickOptions(IReadOnlyList<BenchCase> Cases, IReadOnlyLis
                         ? s
                         : throw new ArgumentException($"--seconds takes a positive number, got '{text}'. {Usage}");
                     break;
+                case "--gap-ms":
+                    string gapText = Value();
+                    gap = int.TryParse(gapText, CultureInfo.InvariantCulture, out int g) && g >= 0
+                        ? g
+                        : throw new ArgumentException($"--gap-ms takes a whole number ≥ 0, got '{gapText}'. {Usage}");
+                    break;
+                case "--wait-quiet":
+                    string waitText = Value();
+                    waitQuiet = double.TryParse(waitText, CultureInfo.InvariantCulture, out double w) && w >= 0
+                        ? w
+                        : throw new ArgumentException($"--wait-quiet takes minutes ≥ 0, got '{waitText}'. {Usage}");
+                    break;
                 case "--write-docs":
                     writeDocs = true;
                     break;
@@ -56,6 +76,6 @@ internal sealed record QuickOptions(IReadOnlyList<BenchCase> Cases, IReadOnlyLis
             }
         }
 
-        return new QuickOptions(cases, threads, seconds, writeDocs);
+        return new QuickOptions(cases, threads, seconds, gap, waitQuiet, writeDocs);
     }
 }

@@ -6,18 +6,30 @@ namespace ElmanRnn.Benchmarks.Quick;
 
 /// <summary>The quick mode's result as Markdown: machine, load, the table and the targets.</summary>
 internal sealed record Report(
-    Machine Machine, IReadOnlyList<Measurement> Results, string LoadBefore, string LoadAfter, TimeSpan Duration)
+    Machine Machine, IReadOnlyList<Measurement> Results, string LoadBefore, string LoadAfter, double OtherCores,
+    TimeSpan Duration)
 {
+    /// <summary>Cores used by other work beside a row above which the row is flagged.</summary>
+    private const double BusyThreshold = 0.1;
+
     public string Markdown()
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
             $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Machine.Describe()}.");
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"Load average (1, 5, 15 min) before: {LoadBefore}; after: {LoadAfter}. Quick mode took {Duration.TotalMinutes:0.0} min.");
+            $"Load average (1, 5, 15 min) before: {LoadBefore}; after: {LoadAfter}. Other processes used {OtherCores:0.00} of the " +
+            $"{Machine.Cores} cores on average during the run (per row: column \"others\"). Quick mode took {Duration.TotalMinutes:0.0} min.");
+        if (Results.Any(r => r.OtherCores > BusyThreshold))
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"**Warning:** other work used more than {BusyThreshold} cores beside some rows; their times (2-thread rows " +
+                $"above all) are not the machine's best and should be measured again on a quiet machine.");
+        }
         text.AppendLine();
-        text.AppendLine("| case | shape | threads | ElmanRnn | libtorch | ONNX Runtime | speed-up vs libtorch | speed-up vs ONNX Runtime | ElmanRnn GFLOP/s (of peak) | targets |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+        text.AppendLine("| case | shape | threads | ElmanRnn | libtorch | ONNX Runtime | speed-up vs libtorch | speed-up vs ONNX Runtime | ElmanRnn GFLOP/s (of peak) | others | targets |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         var notes = new List<string>();
         foreach (var m in Results)
         {
@@ -34,7 +46,7 @@ internal sealed record Report(
                 return $"n/a [{notes.IndexOf(note) + 1}]";
             }
 
-            double peak = Machine.Peak(m.Case.Double, m.Threads);
+            double peak = Machine.PeakGflops(m.Case.Double, m.Threads);
             string gflops = m.OursGflops is { } g ? $"{g:0.0} ({g / peak:0%} of {peak:0})" : "—";
             string targets = string.Join("; ", m.Targets(Machine).Select(t =>
                 $"{t.Target}: {(t.Met switch { true => "met", false => "**missed**", null => "n/a" })}")) is { Length: > 0 } list
@@ -43,7 +55,7 @@ internal sealed record Report(
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {m.Case.Id} | {m.Case.Shape} | {m.Threads} | {Cell(Names.Ours)} | {Cell(Names.LibTorch)} | " +
                 $"{Cell(Names.OnnxRuntime)} | {Ratio(m.SpeedUpOver(Names.LibTorch))} | " +
-                $"{Ratio(m.SpeedUpOver(Names.OnnxRuntime))} | {gflops} | {targets} |");
+                $"{Ratio(m.SpeedUpOver(Names.OnnxRuntime))} | {gflops} | {m.OtherCores:0.00} | {targets} |");
         }
 
         text.AppendLine();
