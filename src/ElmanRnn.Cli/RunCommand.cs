@@ -124,8 +124,8 @@ internal static class RunCommand
             DType dtype = settings.DType ?? detected ?? DType.Float32;
             string why = settings.DType is not null ? "--dtype" : detected is not null ? "the weights' dtype" : "default; the weights' dtype is mixed or unknown";
             return dtype == DType.Float32
-                ? Run<float>(settings, $"float32 ({why})", output)
-                : Run<double>(settings, $"float64 ({why})", output);
+                ? Run<float>(settings, $"{dtype.Name()} ({why})", output)
+                : Run<double>(settings, $"{dtype.Name()} ({why})", output);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
@@ -139,7 +139,8 @@ internal static class RunCommand
     private static int Run<T>(Settings settings, string dtypeText, TextWriter o) where T : unmanaged, IFloatingPointIeee754<T>
     {
         RnnLayer<T> rnn = RnnCheckpoint.LoadLayer<T>(settings.Weights, settings.Prefix, settings.Nonlinearity, settings.BatchFirst);
-        rnn.Training = false;  // PyTorch's rnn.eval(); with the dropout of 0 a checkpoint load gives, a formality
+        // PyTorch's rnn.eval(). A loaded layer has dropout 0, so this changes nothing today; inference should not rely on that.
+        rnn.Training = false;
         NpyArray<T> input = Npy.Read<T>(settings.Input);
         NpyArray<T>? h0 = settings.H0 is null ? null : Npy.Read<T>(settings.H0);
 
@@ -165,9 +166,8 @@ internal static class RunCommand
 
         static string Describe(string path, NpyArray<T> array)
         {
-            string stored = array.Stored == DType.Float32 ? "float32" : "float64";
-            string computed = typeof(T) == typeof(float) ? "float32" : "float64";
-            return $"{path} {Shape(array.Values)} {stored}" + (stored == computed ? "" : $", converted to {computed}");
+            DType computed = typeof(T) == typeof(float) ? DType.Float32 : DType.Float64;
+            return $"{path} {Shape(array.Values)} {array.Stored.Name()}" + (array.Stored == computed ? "" : $", converted to {computed.Name()}");
         }
     }
 
