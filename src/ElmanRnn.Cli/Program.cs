@@ -1,3 +1,3 @@
 using ElmanRnn.Cli;
 
-return Demo.Run(Console.Out);
+return App.Run(args, Console.Out, Console.Error);

@@ -6,6 +6,7 @@ using System.Numerics.Tensors;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Recurrence;
+using ElmanRnn.Threading;
 
 namespace ElmanRnn;
 
@@ -38,6 +39,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly List<string> _warnings = [];
     private LayerWeights<T>[] _layers;        // packed from _values; rebuilt whenever the values change
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
+
+    [ThreadStatic]
+    private static LayerScan<T>? t_scan;
 
     /// <summary>Builds the RNN and draws every parameter from U(-1/√H, 1/√H).</summary>
     /// <param name="options">The architecture; validated as PyTorch validates its constructor arguments.</param>
@@ -168,8 +172,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         try
         {
             ReadOnlySpan<T> x = DenseLayout.ToTimeMajor(input, form, steps, batch, ref rented);
-            var output = new T[steps * batch * width];
-            var hn = new T[Options.NumLayers * directions * batch * Options.HiddenSize];
+            // The projection writes every output element and the scan every h_n element: no need to zero them first.
+            var output = GC.AllocateUninitializedArray<T>(steps * batch * width);
+            var hn = GC.AllocateUninitializedArray<T>(Options.NumLayers * directions * batch * Options.HiddenSize);
             RunStack(SequenceBatch.Dense(steps, batch), x, DenseLayout.Hidden(h0), output, hn);
             return new RnnResult<T>(
                 DenseLayout.Output(output, form, steps, batch, width),
@@ -198,8 +203,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         PackedLayout.Validate(input, h0, Options);
         int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
         var rows = SequenceBatch.FromBatchSizes(input.BatchSizesSpan);
-        var output = new T[rows.Rows * width];
-        var hn = new T[Options.NumLayers * directions * batch * Options.HiddenSize];
+        var output = GC.AllocateUninitializedArray<T>(rows.Rows * width);
+        var hn = GC.AllocateUninitializedArray<T>(Options.NumLayers * directions * batch * Options.HiddenSize);
         RunStack(rows, TensorRows.RowMajor(input.Data), PackedLayout.SortHidden(h0, input.SortedIndicesSpan, Options.HiddenSize),
             output, hn);
         var packed = new PackedSequence<T>(Tensor.Create(output, [rows.Rows, width]), input.BatchSizesSpan,
@@ -266,13 +271,17 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         LayerWeights<T>[] layers = _layers;
         // between: two (S, D·H) buffers the inner layers alternate between; the last layer writes output directly
         T[]? between = layers.Length > 1 ? ArrayPool<T>.Shared.Rent(2 * layerRows) : null;
+        // One scan object per thread, reused: it only holds pointers while a call runs.
+        LayerScan<T> scan = t_scan ??= new LayerScan<T>();
+        WorkerTeam? team = MaxDegreeOfParallelism > 1 && WorkerTeam.Shared.MaxParts > 1 && WorkerTeam.Shared.TryAcquire()
+            ? WorkerTeam.Shared : null;
         try
         {
             ReadOnlySpan<T> layerInput = x;
             for (int l = 0; l < layers.Length; l++)
             {
                 Span<T> layerOutput = l == layers.Length - 1 ? output : between.AsSpan((l % 2) * layerRows, layerRows);
-                ElmanScan.Run(layers[l], batch, layerInput, layerOutput,
+                scan.Run(team, MaxDegreeOfParallelism, layers[l], batch, layerInput, layerOutput,
                     h0.IsEmpty ? h0 : h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
                 if (Training && Options.Dropout > 0 && l < layers.Length - 1)
                     Dropout.Apply(layerOutput, Options.Dropout, _random);
@@ -281,6 +290,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         finally
         {
+            team?.Release();
             if (between is not null)
                 ArrayPool<T>.Shared.Return(between);
         }

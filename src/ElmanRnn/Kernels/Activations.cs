@@ -87,6 +87,7 @@ internal static class Activations
             return;
         // Tail through a whole-vector buffer, so these elements meet exactly the same function as all others.
         Span<T> tail = stackalloc T[w];
+        tail.Clear();
         x[i..].CopyTo(tail);
         ref T t = ref MemoryMarshal.GetReference(tail);
         TOps.Store(Apply<T, TV, TOps>(TOps.Load(ref t), activation), ref t);

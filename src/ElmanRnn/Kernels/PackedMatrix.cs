@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace ElmanRnn.Kernels;
 
@@ -10,16 +11,24 @@ namespace ElmanRnn.Kernels;
 /// </summary>
 internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // panels: (PanelCount, K, PanelWidth); element (n, k) of W sits at [n / NR][k][n % NR]; columns past N are zero
-    private readonly T[] _panels;
+    private const int Alignment = 64;
 
-    private PackedMatrix(int n, int k, int panelWidth)
+    // panels: (PanelCount, K, PanelWidth) from _offset on; element (n, k) of W sits at [n / NR][k][n % NR]; columns
+    // past N are zero. The array is pinned and the panels start on a cache line, so no full-width vector load of a
+    // panel row ever straddles two lines (which halves load throughput).
+    private readonly T[] _panels;
+    private readonly int _offset;
+
+    private unsafe PackedMatrix(int n, int k, int panelWidth)
     {
         N = n;
         K = k;
         PanelWidth = panelWidth;
         PanelCount = (n + panelWidth - 1) / panelWidth;
-        _panels = new T[PanelCount * k * panelWidth];
+        int length = PanelCount * k * panelWidth, slack = Alignment / sizeof(T);
+        _panels = GC.AllocateArray<T>(length + slack, pinned: true);
+        nint address = (nint)Unsafe.AsPointer(ref _panels[0]);
+        _offset = (int)((Alignment - address % Alignment) % Alignment) / sizeof(T);
     }
 
     /// <summary>Output columns of C (rows of W).</summary>
@@ -32,7 +41,7 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
 
     public int PanelCount { get; }
 
-    public ReadOnlySpan<T> Panel(int p) => _panels.AsSpan(p * K * PanelWidth, K * PanelWidth);
+    public ReadOnlySpan<T> Panel(int p) => _panels.AsSpan(_offset + p * K * PanelWidth, K * PanelWidth);
 
     /// <summary>Packs W (N, K), row-major, for the SIMD path this process runs on.</summary>
     public static PackedMatrix<T> Pack(ReadOnlySpan<T> w, int n, int k) => Pack(w, n, k, Gemm.PanelWidth<T>());
@@ -45,7 +54,7 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
         for (int row = 0; row < n; row++)
         {
             int panel = row / panelWidth, lane = row % panelWidth;
-            Span<T> dst = packed._panels.AsSpan(panel * k * panelWidth);
+            Span<T> dst = packed._panels.AsSpan(packed._offset + panel * k * panelWidth);
             ReadOnlySpan<T> src = w.Slice(row * k, k);
             for (int p = 0; p < k; p++)
                 dst[p * panelWidth + lane] = src[p];

@@ -112,7 +112,7 @@ internal static class DenseLayout
             case InputForm.TimeMajor: return Tensor.Create(rows, [steps, batch, width]);
         }
         // rows: (L, N, D·H) → result: (N, L, D·H)
-        var result = new T[rows.Length];
+        var result = GC.AllocateUninitializedArray<T>(rows.Length);
         for (int t = 0; t < steps; t++)
             for (int n = 0; n < batch; n++)
                 rows.AsSpan((t * batch + n) * width, width).CopyTo(result.AsSpan((n * steps + t) * width, width));

@@ -1,0 +1,17 @@
+namespace ElmanRnn.Cli;
+
+/// <summary>The element types the CLI computes in and exchanges through .npy files (NumPy's and PyTorch's names).</summary>
+internal enum DType
+{
+    /// <summary>float32: <c>float</c>, .npy descr <c>'&lt;f4'</c>.</summary>
+    Float32,
+
+    /// <summary>float64: <c>double</c>, .npy descr <c>'&lt;f8'</c>.</summary>
+    Float64,
+}
+
+internal static class DTypes
+{
+    /// <summary>NumPy's and PyTorch's name: <c>float32</c> or <c>float64</c>.</summary>
+    public static string Name(this DType dtype) => dtype == DType.Float32 ? "float32" : "float64";
+}

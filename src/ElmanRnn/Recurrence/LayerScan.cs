@@ -1,0 +1,193 @@
+using System.Numerics;
+using ElmanRnn.Kernels;
+using ElmanRnn.Layout;
+using ElmanRnn.Threading;
+
+namespace ElmanRnn.Recurrence;
+
+/// <summary>
+/// One layer of the Elman recurrence, both directions, over the canonical form (<see cref="SequenceBatch"/>):
+/// <code>
+///   P = x·W_ihᵀ + (b_ih + b_hh)                     all steps and directions in one GEMM, written into output
+///   h_t = φ(P_t + h_prev·W_hhᵀ)                      per step, in place over P_t, φ fused into the GEMM
+/// </code>
+/// The forward direction walks t = 0..T-1 and a sequence's state simply stops being carried after its last step
+/// (batch sizes never grow). The reverse direction walks t = T-1..0 and each sequence joins at its own last valid
+/// step from its own initial state — for dense input all join at T-1, for packed input the shorter ones join later.
+/// <para>
+/// Threads (one fork-join per layer): the projection is split by row blocks; then the directions of a bidirectional
+/// layer run concurrently, or the panels of W_hh are split across threads with a barrier after every step. Every
+/// split is over output rows or columns, never inside a reduction, so results are bitwise the same for any count.
+/// </para>
+/// Legend: S rows (all steps), B sequences, K = layer input width, H hidden size, D directions.
+/// </summary>
+internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloatingPointIeee754<T>
+{
+    // Below these many multiply-adds a handoff between threads costs more than it saves.
+    private const long MinWorkPerThreadedStep = 1 << 16;
+    private const long MinWorkPerThreadedProjection = 1 << 17;
+
+    private enum ScanMode { Single, Directions, SplitPanels }
+
+    private readonly StepBarrier _barrier = new();
+    private LayerWeights<T> _weights = null!;
+    private SequenceBatch _batch = null!;
+    private Activation _activation;
+    private ScanMode _mode;
+    private int _projectionParts;
+    // Pinned for the duration of Run: x (S, K), output (S, D·H), h0 (D, B, H) or empty, hn (D, B, H).
+    private T* _x, _output, _h0, _hn;
+    private int _xLength, _outputLength, _h0Length, _hnLength;
+
+    /// <summary>Runs one layer, with up to <paramref name="parts"/> threads of <paramref name="team"/> (the caller
+    /// holds it; null or 1 part: the calling thread alone).</summary>
+    /// <param name="team">The team the caller holds, or null.</param>
+    /// <param name="parts">Most threads to use.</param>
+    /// <param name="weights">This layer's packed parameters.</param>
+    /// <param name="batch">The canonical form: rows per step.</param>
+    /// <param name="x">(S, K) this layer's input rows.</param>
+    /// <param name="output">(S, D·H) receives [forward | reverse] states per row.</param>
+    /// <param name="h0">(D, B, H) initial states in sorted order, or empty for zeros.</param>
+    /// <param name="hn">(D, B, H) receives each sequence's final state per direction.</param>
+    /// <param name="activation">φ.</param>
+    public void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, SequenceBatch batch, ReadOnlySpan<T> x,
+        Span<T> output, ReadOnlySpan<T> h0, Span<T> hn, Activation activation)
+    {
+        if (batch.Rows == 0)
+            return;   // batch size 0 is legal (spec §4.4): no rows, no states
+        int hidden = weights.HiddenSize, directions = weights.Directions;
+        long stepWork = (long)batch.BatchSize * hidden * hidden;
+        long projectionWork = (long)batch.Rows * weights.InputSize * directions * hidden;
+        parts = team is null ? 1 : Math.Min(parts, team.MaxParts);
+
+        _mode = parts < 2 ? ScanMode.Single
+            : directions == 2 && stepWork * batch.Steps >= MinWorkPerThreadedStep ? ScanMode.Directions
+            : stepWork >= MinWorkPerThreadedStep && weights.HiddenWeights[0].PanelCount >= 2 ? ScanMode.SplitPanels
+            : ScanMode.Single;
+        _projectionParts = projectionWork >= MinWorkPerThreadedProjection ? parts : 1;
+        int jobParts = _mode switch
+        {
+            ScanMode.SplitPanels => Math.Min(parts, weights.HiddenWeights[0].PanelCount),
+            ScanMode.Directions => Math.Max(2, _projectionParts),
+            _ => _projectionParts,
+        };
+        _projectionParts = Math.Min(_projectionParts, jobParts);
+
+        fixed (T* px = x, po = output, ph0 = h0, phn = hn)
+        {
+            _x = px; _output = po; _h0 = ph0; _hn = phn;
+            (_xLength, _outputLength, _h0Length, _hnLength) = (x.Length, output.Length, h0.Length, hn.Length);
+            (_weights, _batch, _activation) = (weights, batch, activation);
+            _barrier.Reset(jobParts);
+            try
+            {
+                if (jobParts == 1) Execute(0, 1);
+                else team!.Run(this, jobParts);
+            }
+            finally
+            {
+                _x = _output = _h0 = _hn = null;
+            }
+        }
+    }
+
+    public void Execute(int part, int parts)
+    {
+        var x = new ReadOnlySpan<T>(_x, _xLength);
+        var output = new Span<T>(_output, _outputLength);
+        var h0 = new ReadOnlySpan<T>(_h0, _h0Length);
+        LayerWeights<T> weights = _weights;
+        int width = weights.Directions * weights.HiddenSize;
+
+        if (part < _projectionParts)
+        {
+            // Row blocks of 8 per part, so every part runs whole register tiles.
+            int rows = _batch.Rows, chunk = (rows + _projectionParts - 1) / _projectionParts;
+            chunk = (chunk + Gemm.RowBlock - 1) / Gemm.RowBlock * Gemm.RowBlock;
+            int first = Math.Min(rows, part * chunk), count = Math.Min(rows, first + chunk) - first;
+            Gemm.Run(x.Slice(first * weights.InputSize), weights.InputSize, count, weights.InputWeights,
+                output.Slice(first * width), width, weights.Bias is null ? GemmInit.Zero : GemmInit.Bias, weights.Bias,
+                Activation.Identity);
+        }
+        _barrier.SignalAndWait();
+
+        switch (_mode)
+        {
+            case ScanMode.Single:
+                if (part == 0)
+                    for (int d = 0; d < weights.Directions; d++)
+                        Scan(d, 0, weights.HiddenWeights[d].PanelCount, synchronized: false);
+                break;
+            case ScanMode.Directions:
+                if (part < weights.Directions)
+                    Scan(part, 0, weights.HiddenWeights[part].PanelCount, synchronized: false);
+                break;
+            case ScanMode.SplitPanels:
+                for (int d = 0; d < weights.Directions; d++)
+                {
+                    int panels = weights.HiddenWeights[d].PanelCount;
+                    Scan(d, panels * part / parts, panels * (part + 1) / parts, synchronized: true);
+                }
+                break;
+        }
+    }
+
+    public void Abort() => _barrier.Break();
+
+    // One direction over panels [firstPanel, endPanel) of W_hh; with `synchronized`, every part of the job walks the
+    // same steps and meets at the barrier after each, since the next step reads all columns of this one.
+    private void Scan(int direction, int firstPanel, int endPanel, bool synchronized)
+    {
+        LayerWeights<T> weights = _weights;
+        SequenceBatch batch = _batch;
+        PackedMatrix<T> whh = weights.HiddenWeights[direction];
+        int hidden = weights.HiddenSize, width = weights.Directions * hidden, sequences = batch.BatchSize;
+        int col = direction * hidden;
+        var output = new Span<T>(_output, _outputLength);
+        var h0 = _h0Length == 0 ? ReadOnlySpan<T>.Empty : new ReadOnlySpan<T>(_h0 + direction * sequences * hidden, sequences * hidden);
+
+        for (int i = 0; i < batch.Steps; i++)
+        {
+            int t = direction == 0 ? i : batch.Steps - 1 - i;
+            int rows = batch.BatchSizeAt(t);
+            Span<T> current = output.Slice(batch.Offset(t) * width + col);
+            // Forward: every row continues from step t-1. Reverse: rows below the next step's batch size continue
+            // from step t+1; the others end at t and start here from their own initial state.
+            int carried = direction == 0 ? (t == 0 ? 0 : rows) : (t == batch.Steps - 1 ? 0 : batch.BatchSizeAt(t + 1));
+            int previous = direction == 0 ? t - 1 : t + 1;
+            if (carried > 0)
+                Gemm.Run(output.Slice(batch.Offset(previous) * width + col), width, carried, whh, current, width,
+                    GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
+            if (rows > carried)
+                Start(whh, h0.IsEmpty ? h0 : h0.Slice(carried * hidden), rows - carried, current.Slice(carried * width),
+                    width, firstPanel, endPanel);
+            if (synchronized)
+                _barrier.SignalAndWait();
+        }
+
+        // Each direction's owner (or, when panels are split, part 0 after the last barrier) stores the final states:
+        // forward, the state after each sequence's own last step; reverse, the state after step 0.
+        if (synchronized && firstPanel != 0)
+            return;
+        var hn = new Span<T>(_hn, _hnLength);
+        for (int j = 0; j < sequences; j++)
+        {
+            int row = direction == 0 ? batch.Offset(batch.Length(j) - 1) + j : j;
+            output.Slice(row * width + col, hidden).CopyTo(hn.Slice((direction * sequences + j) * hidden, hidden));
+        }
+    }
+
+    // First step of `rows` sequences: φ(P + h0·W_hhᵀ), or φ(P) alone when h0 is zero; columns of these panels only.
+    private void Start(PackedMatrix<T> whh, ReadOnlySpan<T> h0, int rows, Span<T> current, int width, int firstPanel, int endPanel)
+    {
+        int hidden = whh.N;
+        if (!h0.IsEmpty)
+        {
+            Gemm.Run(h0, hidden, rows, whh, current, width, GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
+            return;
+        }
+        int c0 = firstPanel * whh.PanelWidth, c1 = Math.Min(hidden, endPanel * whh.PanelWidth);
+        for (int r = 0; r < rows; r++)
+            Activations.Apply(current.Slice(r * width + c0, c1 - c0), _activation);
+    }
+}
