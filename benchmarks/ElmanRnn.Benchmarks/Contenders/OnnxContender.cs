@@ -28,6 +28,10 @@ internal sealed class OnnxContender : IContender
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        // By default the intra-op workers go on spinning after Run returns, holding the second core for tens of
+        // milliseconds; the contender timed next would lose it (measured: ours and libtorch ~2× slower at 2 threads,
+        // even 30 ms later). Stopping the spin at the end of Run leaves ONNX Runtime's own time unchanged.
+        options.AddSessionConfigEntry("session.force_spinning_stop", "1");
         _session = new InferenceSession(OnnxRnnModel.Build(data), options);
         var x = OrtValue.CreateTensorValueFromMemory(data.Input, [c.SeqLen, c.Batch, c.Size]);
         if (data.Lengths is { } lengths)

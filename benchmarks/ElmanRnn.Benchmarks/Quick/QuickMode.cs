@@ -47,7 +47,7 @@ internal static class QuickMode
         {
             foreach (var benchCase in options.Cases)
             {
-                var measurement = Measure(benchCase, threads, options.Seconds, options.GapMilliseconds);
+                var measurement = Measure(benchCase, threads, options);
                 results.Add(measurement);
                 Console.Error.WriteLine(
                     $"  {benchCase.Id,-8} {threads} thread(s): "
@@ -70,11 +70,13 @@ internal static class QuickMode
         return 0;
     }
 
-    private static Measurement Measure(BenchCase benchCase, int threads, double seconds, int gap)
+    private static Measurement Measure(BenchCase benchCase, int threads, QuickOptions options)
     {
         WarmUpJit(benchCase, threads);
         using var set = ContenderSet.Create(benchCase, threads);
-        var contenders = set.Valid;
+        var contenders = set.Valid.Where(c => options.Contenders.Contains(c.Name)).ToList();
+        double seconds = options.Seconds;
+        int gap = options.GapMilliseconds;
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();

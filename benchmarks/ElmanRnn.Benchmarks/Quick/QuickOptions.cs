@@ -1,5 +1,6 @@
 using System.Globalization;
 using ElmanRnn.Benchmarks.Cases;
+using ElmanRnn.Benchmarks.Contenders;
 
 namespace ElmanRnn.Benchmarks.Quick;
 
@@ -8,6 +9,8 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// </summary>
 /// <param name="Cases">Cases to run, in table order (default: all).</param>
 /// <param name="Threads">Thread counts (default: 1 and 2).</param>
+/// <param name="Contenders">Contenders to time (default: all; <c>ours</c>, <c>libtorch</c>, <c>onnx</c>). All are
+/// still built and checked against each other.</param>
 /// <param name="Seconds">Measuring time per case and thread count after warm-up (default 7): rounds continue until
 /// it is spent, but never fewer than <see cref="QuickMode.MinRounds"/>.</param>
 /// <param name="GapMilliseconds">Pause before each timed sample (default 3 ms), so that worker threads the previous
@@ -16,17 +19,18 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// other processes use less than 0.1 cores.</param>
 /// <param name="WriteDocs">Write the table into docs/performance.md and render docs/performance.png.</param>
 internal sealed record QuickOptions(
-    IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, double Seconds, int GapMilliseconds, double WaitQuietMinutes,
-    bool WriteDocs)
+    IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, IReadOnlyList<string> Contenders, double Seconds,
+    int GapMilliseconds, double WaitQuietMinutes, bool WriteDocs)
 {
     public const string Usage =
-        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs]";
+        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--contenders ours,libtorch,onnx] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs]";
 
     /// <exception cref="ArgumentException">An unknown option or value.</exception>
     public static QuickOptions Parse(IReadOnlyList<string> args)
     {
         var cases = BenchCase.All;
         IReadOnlyList<int> threads = [1, 2];
+        IReadOnlyList<string> contenders = [Names.Ours, Names.LibTorch, Names.OnnxRuntime];
         double seconds = 7;
         int gap = 3;
         double waitQuiet = 0;
@@ -48,6 +52,17 @@ internal sealed record QuickOptions(
                         .Select(t => int.TryParse(t, CultureInfo.InvariantCulture, out int n) && n >= 1
                             ? n
                             : throw new ArgumentException($"--threads takes positive integers, got '{t}'. {Usage}"))
+                        .ToList();
+                    break;
+                case "--contenders":
+                    contenders = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(c => c.ToLowerInvariant() switch
+                        {
+                            "ours" or "elmanrnn" => Names.Ours,
+                            "libtorch" or "torch" => Names.LibTorch,
+                            "onnx" or "ort" or "onnxruntime" => Names.OnnxRuntime,
+                            _ => throw new ArgumentException($"Unknown contender '{c}'. {Usage}"),
+                        })
                         .ToList();
                     break;
                 case "--seconds":
@@ -76,6 +91,6 @@ internal sealed record QuickOptions(
             }
         }
 
-        return new QuickOptions(cases, threads, seconds, gap, waitQuiet, writeDocs);
+        return new QuickOptions(cases, threads, contenders, seconds, gap, waitQuiet, writeDocs);
     }
 }
