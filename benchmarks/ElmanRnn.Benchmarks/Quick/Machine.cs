@@ -21,13 +21,22 @@ internal sealed record Peaks(double Float1, double Float2, double Double1, doubl
         $"fp32 {Float1:0} GFLOP/s on 1 thread, {Float2:0} on 2; fp64 {Double1:0} / {Double2:0}");
 }
 
-/// <summary>What the numbers were measured on: CPU, cores, runtime, and the FMA peak (the better of the
-/// measurements before and after the run, both kept for the record).</summary>
+/// <summary>What the numbers were measured on: CPU, cores, runtime, and the FMA peak (the best of the measurements
+/// before and after the run and around each row; the first two are kept for the record).</summary>
 internal sealed record Machine(string Cpu, int Cores, string Runtime, int VectorBits, Peaks Peak, Peaks Before, Peaks After)
 {
-    public static Machine Current(Peaks before, Peaks after) => new(
-        CpuModel(), Environment.ProcessorCount, RuntimeInformation.FrameworkDescription, FmaPeak.VectorBits,
-        before.Max(after), before, after);
+    public static Machine Current(Peaks before, Peaks after, IReadOnlyList<Measurement> rows)
+    {
+        double Best(bool isDouble, int threads, double measured) => rows
+            .Where(r => r.Case.Double == isDouble && r.Threads == threads)
+            .Select(r => r.PeakNow).Append(measured).Max();
+
+        var best = before.Max(after);
+        best = new Peaks(Best(false, 1, best.Float1), Best(false, 2, best.Float2), Best(true, 1, best.Double1),
+            Best(true, 2, best.Double2));
+        return new(CpuModel(), Environment.ProcessorCount, RuntimeInformation.FrameworkDescription,
+            FmaPeak.VectorBits, best, before, after);
+    }
 
     /// <summary>The peak in GFLOP/s for an element type and thread count (threads beyond 2: the 2-thread figure
     /// scaled linearly).</summary>

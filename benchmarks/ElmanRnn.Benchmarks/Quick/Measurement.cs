@@ -4,9 +4,11 @@ using ElmanRnn.Benchmarks.Contenders;
 namespace ElmanRnn.Benchmarks.Quick;
 
 /// <summary>The medians of one case at one thread count, and what the targets of the performance issue say about them.
-/// <see cref="OtherCores"/>: cores that other processes used meanwhile (see <see cref="CpuLoad"/>).</summary>
+/// <see cref="OtherCores"/>: cores that other processes used meanwhile (see <see cref="CpuLoad"/>);
+/// <see cref="PeakNow"/>: the FMA peak for this row's element type and thread count, measured just before and after
+/// it (the better of the two), which shows what the machine could give at the time.</summary>
 internal sealed record Measurement(
-    BenchCase Case, int Threads, IReadOnlyDictionary<string, double> MedianSeconds, int Rounds, double OtherCores,
+    BenchCase Case, int Threads, IReadOnlyDictionary<string, double> MedianSeconds, int Rounds, double OtherCores, double PeakNow,
     IReadOnlyList<(string Name, string Reason)> Refused, IReadOnlyList<string> Agreement)
 {
     public double? Median(string contender) =>

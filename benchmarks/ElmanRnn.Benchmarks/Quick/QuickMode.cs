@@ -52,15 +52,16 @@ internal static class QuickMode
                 Console.Error.WriteLine(
                     $"  {benchCase.Id,-8} {threads} thread(s): "
                     + string.Join(", ", measurement.MedianSeconds.Select(m => $"{m.Key} {Report.Time(m.Value)}"))
-                    + $" ({measurement.Rounds} rounds, others used {measurement.OtherCores:0.00} cores; check {string.Join(", ", measurement.Agreement)})"
+                    + $" ({measurement.Rounds} rounds, others used {measurement.OtherCores:0.00} cores, peak now {measurement.PeakNow:0}; check {string.Join(", ", measurement.Agreement)})"
                     + string.Concat(measurement.Refused.Select(r => $"; {r.Name} refused: {r.Reason}")));
             }
         }
 
-        // The peak is measured before and after, and the better of each is the machine's: a busy moment can only
-        // lower a measured peak, never raise it.
+        // The peak is measured before and after the run and around every row, and the best of each is the
+        // machine's: a busy moment (or, on a VM, two vCPUs placed on one physical core) can only lower a measured
+        // peak, never raise it.
         var peaksAfter = Peaks.Measure();
-        var machine = Machine.Current(peaksBefore, peaksAfter);
+        var machine = Machine.Current(peaksBefore, peaksAfter, results);
         string loadAfter = Machine.LoadAverage();
         var report = new Report(machine, results, loadBefore, loadAfter, CpuLoad.Now().OthersSince(runLoad),
             started.Elapsed);
@@ -90,6 +91,7 @@ internal static class QuickMode
         var repeats = contenders.ToDictionary(
             c => c.Name, c => Math.Max(1, (int)Math.Ceiling(MinSampleSeconds / fastest[c.Name])));
 
+        double peakNow = PeakNow(benchCase, threads);
         var samples = contenders.ToDictionary(c => c.Name, _ => new List<double>());
         var load = CpuLoad.Now();
         var measuring = Stopwatch.StartNew();
@@ -107,6 +109,7 @@ internal static class QuickMode
 
         return new Measurement(benchCase, threads,
             samples.ToDictionary(s => s.Key, s => Median(s.Value)), rounds, CpuLoad.Now().OthersSince(load),
+            Math.Max(peakNow, PeakNow(benchCase, threads)),
             set.Refused, set.Agreement);
     }
 
@@ -126,6 +129,10 @@ internal static class QuickMode
             ours.Run();
         Thread.Sleep(200);
     }
+
+    private static double PeakNow(BenchCase benchCase, int threads) => benchCase.Double
+        ? FmaPeak.Measure<double>(threads, secondsPerRun: 0.04, runs: 3)
+        : FmaPeak.Measure<float>(threads, secondsPerRun: 0.04, runs: 3);
 
     private static void WaitForQuiet(TimeSpan limit)
     {

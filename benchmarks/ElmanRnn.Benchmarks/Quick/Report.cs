@@ -19,7 +19,7 @@ internal sealed record Report(
             $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Machine.Describe()}.");
         text.AppendLine(CultureInfo.InvariantCulture,
             $"Load average (1, 5, 15 min) before: {LoadBefore}; after: {LoadAfter}. Other processes used {OtherCores:0.00} of the " +
-            $"{Machine.Cores} cores on average during the run (per row: column \"others\"). Quick mode took {Duration.TotalMinutes:0.0} min.");
+            $"{Machine.Cores} cores on average during the run (per row: column \"others\"; \"peak now\" is the FMA peak measured around that row). Quick mode took {Duration.TotalMinutes:0.0} min.");
         if (Results.Any(r => r.OtherCores > BusyThreshold))
         {
             text.AppendLine();
@@ -28,8 +28,8 @@ internal sealed record Report(
                 $"above all) are not the machine's best and should be measured again on a quiet machine.");
         }
         text.AppendLine();
-        text.AppendLine("| case | shape | threads | ElmanRnn | libtorch | ONNX Runtime | speed-up vs libtorch | speed-up vs ONNX Runtime | ElmanRnn GFLOP/s (of peak) | others | targets |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        text.AppendLine("| case | shape | threads | ElmanRnn | libtorch | ONNX Runtime | speed-up vs libtorch | speed-up vs ONNX Runtime | ElmanRnn GFLOP/s (of peak) | others | peak now | targets |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         var notes = new List<string>();
         foreach (var m in Results)
         {
@@ -55,7 +55,7 @@ internal sealed record Report(
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {m.Case.Id} | {m.Case.Shape} | {m.Threads} | {Cell(Names.Ours)} | {Cell(Names.LibTorch)} | " +
                 $"{Cell(Names.OnnxRuntime)} | {Ratio(m.SpeedUpOver(Names.LibTorch))} | " +
-                $"{Ratio(m.SpeedUpOver(Names.OnnxRuntime))} | {gflops} | {m.OtherCores:0.00} | {targets} |");
+                $"{Ratio(m.SpeedUpOver(Names.OnnxRuntime))} | {gflops} | {m.OtherCores:0.00} | {m.PeakNow:0} | {targets} |");
         }
 
         text.AppendLine();
