@@ -25,7 +25,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
 {
     // Below these many multiply-adds a handoff between threads costs more than it saves.
     private const long MinWorkPerThreadedStep = 1 << 16;
-    private const long MinWorkPerThreadedProjection = 1 << 17;
+    private const long MinWorkPerThreadedProjection = 1 << 22;   // a worker wake-up costs tens of µs
 
     private enum ScanMode { Single, Directions, SplitPanels }
 
