@@ -167,24 +167,103 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0 = null)
     {
         var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
-        int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize;
-        T[]? rented = null;
-        try
+        int directions = Options.Bidirectional ? 2 : 1;
+        Span<nint> shape = stackalloc nint[3];
+        // Forward writes every output and h_n element: no need to zero them first.
+        int rank = DenseLayout.OutputShape(form, steps, batch, directions * Options.HiddenSize, shape);
+        var output = Tensor.Create(GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape[..rank])), shape[..rank]);
+        rank = DenseLayout.HiddenShape(form, Options.NumLayers * directions, batch, Options.HiddenSize, shape);
+        var hn = Tensor.Create(GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape[..rank])), shape[..rank]);
+        RunDense(input, form, steps, batch, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)));
+        return new RnnResult<T>(output, hn);
+    }
+
+    /// <summary>
+    /// <see cref="Forward(Tensor{T}, Tensor{T})"/> writing into tensors the caller owns, so a warm call allocates
+    /// nothing (any layer, bidirectional included). <paramref name="h0"/> and <paramref name="hn"/> may be the same
+    /// tensor (the state is read before it is overwritten); <paramref name="output"/> must not overlap the input.
+    /// </summary>
+    /// <param name="input">As for <see cref="Forward(Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="h0">Initial states, or null for zeros.</param>
+    /// <param name="output">Dense tensor of exactly the output's shape: (L, N, D·H), (N, L, D·H) or (L, D·H).</param>
+    /// <param name="hn">Dense tensor of exactly h_n's shape: (NL·D, N, H), or (NL·D, H) unbatched.</param>
+    /// <exception cref="ArgumentException">The errors of the allocating overload; output or hn of another shape, or a
+    /// strided view that cannot be written in place.</exception>
+    public void Forward(Tensor<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn)
+    {
+        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
+        int directions = Options.Bidirectional ? 2 : 1;
+        Span<nint> shape = stackalloc nint[3];
+        int rank = DenseLayout.OutputShape(form, steps, batch, directions * Options.HiddenSize, shape);
+        DenseLayout.CheckResultShape(output, shape[..rank], nameof(output));
+        rank = DenseLayout.HiddenShape(form, Options.NumLayers * directions, batch, Options.HiddenSize, shape);
+        DenseLayout.CheckResultShape(hn, shape[..rank], nameof(hn));
+        RunDense(input, form, steps, batch, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)));
+    }
+
+    /// <summary>
+    /// Makes the state of <paramref name="batchSize"/> streams for <see cref="Step"/>: PyTorch's loop of
+    /// <c>output, h = rnn(chunk, h)</c>, with the state kept here instead of passed around.
+    /// </summary>
+    /// <param name="batchSize">B: how many independent streams step together (each is one row of every chunk).</param>
+    /// <param name="h0">Initial states (NL, B, H) — or (NL, H) when B = 1 — copied in; zeros when null.</param>
+    /// <exception cref="NotSupportedException">The layer is bidirectional.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> &lt; 1, or a state larger than one
+    /// .NET array.</exception>
+    /// <exception cref="ArgumentException">h0 not of the shape above.</exception>
+    public RnnState<T> CreateState(int batchSize = 1, Tensor<T>? h0 = null)
+    {
+        if (Options.Bidirectional)
+            throw new NotSupportedException(
+                "A bidirectional RNN cannot stream: its reverse direction starts at the last step of the whole sequence, " +
+                "which a stream has not seen yet. Run Forward over the complete sequence instead.");
+        if (batchSize < 1 || RnnState<T>.StateElements(Options, batchSize) > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
+                $"batchSize must be in 1..{Array.MaxLength / ((long)Options.NumLayers * Options.HiddenSize)} " +
+                $"(NL·B·H values must fit one .NET array).");
+        var state = new RnnState<T>(Options, batchSize);
+        if (h0 is not null)
         {
-            ReadOnlySpan<T> x = DenseLayout.ToTimeMajor(input, form, steps, batch, ref rented);
-            // The projection writes every output element and the scan every h_n element: no need to zero them first.
-            var output = GC.AllocateUninitializedArray<T>(steps * batch * width);
-            var hn = GC.AllocateUninitializedArray<T>(Options.NumLayers * directions * batch * Options.HiddenSize);
-            RunStack(SequenceBatch.Dense(steps, batch), x, DenseLayout.Hidden(h0), output, hn);
-            return new RnnResult<T>(
-                DenseLayout.Output(output, form, steps, batch, width),
-                DenseLayout.FinalHidden(hn, form, Options.NumLayers * directions, batch, Options.HiddenSize));
+            DenseLayout.CheckHidden(h0.Lengths, batchSize, Options, unbatched: h0.Rank == 2 && batchSize == 1, nameof(h0));
+            TensorRows.RowMajor(h0).CopyTo(state.Values);
         }
-        finally
-        {
-            if (rented is not null)
-                ArrayPool<T>.Shared.Return(rented);
-        }
+        return state;
+    }
+
+    /// <summary>
+    /// Advances B streams by the steps in <paramref name="input"/>, carrying their state in <paramref name="state"/>:
+    /// bitwise the same as one <see cref="Forward(Tensor{T}, Tensor{T})"/> over all chunks so far, however the
+    /// sequence is chunked, for any <see cref="MaxDegreeOfParallelism"/>. Dropout applies as in Forward (training
+    /// mode, between layers). A warm call allocates nothing.
+    /// </summary>
+    /// <param name="state">From <see cref="CreateState"/> of a layer with this architecture; afterwards it holds h_n.</param>
+    /// <param name="input">(steps, B, H_in) time-major values; steps = input.Length / (B·H_in), 0 allowed.</param>
+    /// <param name="output">Receives (steps, B, H): the last layer's state at every step.</param>
+    /// <exception cref="ArgumentException">A state of another architecture; input not whole steps of B·H_in values;
+    /// output not steps·B·H long.</exception>
+    public void Step(RnnState<T> state, ReadOnlySpan<T> input, Span<T> output)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        RnnOptions o = state.Options;
+        if (!ReferenceEquals(o, Options) && (o.InputSize != Options.InputSize || o.HiddenSize != Options.HiddenSize ||
+                                             o.NumLayers != Options.NumLayers || o.Bidirectional))
+            throw new ArgumentException(
+                $"The state was made for {o.NumLayers} layer(s) of RNN({o.InputSize}, {o.HiddenSize}); this layer is " +
+                $"{Options.NumLayers} layer(s) of RNN({Options.InputSize}, {Options.HiddenSize}).", nameof(state));
+        int batch = state.BatchSize, stepInput = batch * Options.InputSize;
+        if (input.Length % stepInput != 0)
+            throw new ArgumentException(
+                $"input must hold whole steps of B·H_in = {batch}·{Options.InputSize} = {stepInput} values; got " +
+                $"{input.Length}.", nameof(input));
+        int steps = input.Length / stepInput;
+        long expected = (long)steps * batch * Options.HiddenSize;
+        if (output.Length != expected)
+            throw new ArgumentException(
+                $"output must hold steps·B·H = {steps}·{batch}·{Options.HiddenSize} = {expected} values; got {output.Length}.",
+                nameof(output));
+        if (steps == 0)
+            return;
+        RunStack(SequenceBatch.Dense(steps, batch), input, state.Values, output, state.Values);
     }
 
     /// <summary>
@@ -254,17 +333,53 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return text.Append(')').ToString();
     }
 
+    // Dense input → canonical rows → the stack → the caller's memory (output in its own layout, h_n as is).
+    private void RunDense(Tensor<T> input, InputForm form, int steps, int batch, Tensor<T>? h0, Span<T> output, Span<T> hn)
+    {
+        T[]? rentedInput = null, rentedOutput = null;
+        try
+        {
+            ReadOnlySpan<T> x = DenseLayout.ToTimeMajor(input, form, steps, batch, ref rentedInput);
+            // rows: (L, N, D·H) canonical; batch-first output is filled from it afterwards
+            Span<T> rows = output;
+            if (form == InputForm.BatchFirst && batch > 1)
+            {
+                rentedOutput = ArrayPool<T>.Shared.Rent(output.Length);
+                rows = rentedOutput.AsSpan(0, output.Length);
+            }
+            RunStack(SequenceBatch.Dense(steps, batch), x, DenseLayout.Hidden(h0), rows, hn);
+            if (rentedOutput is not null)
+                DenseLayout.ToBatchFirst<T>(rows, output, steps, batch, output.Length / Math.Max(1, steps * batch));
+        }
+        finally
+        {
+            if (rentedInput is not null)
+                ArrayPool<T>.Shared.Return(rentedInput);
+            if (rentedOutput is not null)
+                ArrayPool<T>.Shared.Return(rentedOutput);
+        }
+    }
+
     /// <summary>
     /// The layer stack over the canonical form: each layer's output feeds the next (through dropout in training);
     /// h_n collects every layer's final states before that dropout.
     /// </summary>
     /// <param name="batch">The canonical form: rows per step.</param>
     /// <param name="x">(S, H_in) time-major rows.</param>
-    /// <param name="h0">(NL·D, B, H) in sorted order, or empty for zeros.</param>
+    /// <param name="h0">(NL·D, B, H) in sorted order, or empty for zeros; may be <paramref name="hn"/>'s memory.</param>
     /// <param name="output">(S, D·H) receives the last layer's output.</param>
     /// <param name="hn">(NL·D, B, H) receives the final states.</param>
     private void RunStack(SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h0, Span<T> output, Span<T> hn)
     {
+        // A default h0 is zeros that PyTorch multiplies by W_hh like any state (a NaN there reaches the first step),
+        // and a stream that starts from zeros must match a Forward without h0 bit for bit: so zeros are real here.
+        T[]? zeros = null;
+        if (h0.IsEmpty && hn.Length > 0)
+        {
+            zeros = ArrayPool<T>.Shared.Rent(hn.Length);
+            Array.Clear(zeros, 0, hn.Length);
+            h0 = zeros.AsSpan(0, hn.Length);
+        }
         var activation = Options.Nonlinearity == Nonlinearity.Tanh ? Activation.Tanh : Activation.Relu;
         int directions = Options.Bidirectional ? 2 : 1, perLayer = directions * batch.BatchSize * Options.HiddenSize;
         int layerRows = batch.Rows * directions * Options.HiddenSize;
@@ -282,7 +397,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 Span<T> layerOutput = l == layers.Length - 1 ? output : between.AsSpan((l % 2) * layerRows, layerRows);
                 scan.Run(team, MaxDegreeOfParallelism, layers[l], batch, layerInput, layerOutput,
-                    h0.IsEmpty ? h0 : h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
+                    h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
                 if (Training && Options.Dropout > 0 && l < layers.Length - 1)
                     Dropout.Apply(layerOutput, Options.Dropout, _random);
                 layerInput = layerOutput;
@@ -293,6 +408,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             team?.Release();
             if (between is not null)
                 ArrayPool<T>.Shared.Return(between);
+            if (zeros is not null)
+                ArrayPool<T>.Shared.Return(zeros);
         }
     }
 

@@ -86,7 +86,7 @@ internal static class DenseLayout
             return ReadOnlySpan<T>.Empty;
         // flat: the input in its own logical (row-major) order
         ReadOnlySpan<T> flat = TensorRows.RowMajor(input);
-        if (form != InputForm.BatchFirst)
+        if (form != InputForm.BatchFirst || batch == 1)   // (1, L, H_in) is (L, 1, H_in) in memory
             return flat;
 
         // flat: (N, L, H_in) → rows: (L, N, H_in)
@@ -102,27 +102,46 @@ internal static class DenseLayout
     public static ReadOnlySpan<T> Hidden<T>(Tensor<T>? h0) where T : unmanaged, IFloatingPointIeee754<T> =>
         h0 is null ? ReadOnlySpan<T>.Empty : TensorRows.RowMajor(h0);
 
-    /// <summary>Wraps the canonical (L·N, D·H) result as the caller's output shape.</summary>
-    public static Tensor<T> Output<T>(T[] rows, InputForm form, int steps, int batch, int width)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The caller's output shape: (L, D·H) unbatched, (L, N, D·H), or (N, L, D·H) batch-first; returns the rank.</summary>
+    public static int OutputShape(InputForm form, int steps, int batch, int width, Span<nint> shape)
     {
         switch (form)
         {
-            case InputForm.Unbatched: return Tensor.Create(rows, [steps, width]);
-            case InputForm.TimeMajor: return Tensor.Create(rows, [steps, batch, width]);
+            case InputForm.Unbatched: shape[0] = steps; shape[1] = width; return 2;
+            case InputForm.TimeMajor: shape[0] = steps; shape[1] = batch; shape[2] = width; return 3;
+            default: shape[0] = batch; shape[1] = steps; shape[2] = width; return 3;
         }
-        // rows: (L, N, D·H) → result: (N, L, D·H)
-        var result = GC.AllocateUninitializedArray<T>(rows.Length);
-        for (int t = 0; t < steps; t++)
-            for (int n = 0; n < batch; n++)
-                rows.AsSpan((t * batch + n) * width, width).CopyTo(result.AsSpan((n * steps + t) * width, width));
-        return Tensor.Create(result, [batch, steps, width]);
     }
 
-    /// <summary>h_n: (NL·D, N, H), or (NL·D, H) for unbatched input; batch_first never applies to it.</summary>
-    public static Tensor<T> FinalHidden<T>(T[] hn, InputForm form, int layersTimesDirections, int batch, int hidden)
-        where T : unmanaged, IFloatingPointIeee754<T> =>
-        form == InputForm.Unbatched
-            ? Tensor.Create(hn, [layersTimesDirections, hidden])
-            : Tensor.Create(hn, [layersTimesDirections, batch, hidden]);
+    /// <summary>h_n's shape: (NL·D, N, H), or (NL·D, H) for unbatched input (batch_first never applies); returns the rank.</summary>
+    public static int HiddenShape(InputForm form, int layersTimesDirections, int batch, int hidden, Span<nint> shape)
+    {
+        shape[0] = layersTimesDirections;
+        if (form == InputForm.Unbatched)
+        {
+            shape[1] = hidden;
+            return 2;
+        }
+        shape[1] = batch;
+        shape[2] = hidden;
+        return 3;
+    }
+
+    /// <summary>A caller-provided result tensor must have exactly the shape Forward would return.</summary>
+    public static void CheckResultShape<T>(Tensor<T> tensor, ReadOnlySpan<nint> expected, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(tensor, paramName);
+        if (!tensor.Lengths.SequenceEqual(expected))
+            throw new ArgumentException(
+                $"{paramName} must have shape {TensorRows.Format(expected)} (what Forward returns for this input), " +
+                $"got {TensorRows.Format(tensor.Lengths)}.", paramName);
+    }
+
+    /// <summary>The canonical (L, N, D·H) rows into the caller's batch-first (N, L, D·H) memory.</summary>
+    public static void ToBatchFirst<T>(ReadOnlySpan<T> rows, Span<T> result, int steps, int batch, int width)
+    {
+        for (int t = 0; t < steps; t++)
+            for (int n = 0; n < batch; n++)
+                rows.Slice((t * batch + n) * width, width).CopyTo(result.Slice((n * steps + t) * width, width));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace ElmanRnn.Layout;
 
@@ -17,18 +18,45 @@ internal static class TensorRows
         int count = ElementCount(tensor.Lengths);
         if (count == 0)
             return [];
-
-        if (tensor.IsDense)
-        {
-            Span<nint> origin = stackalloc nint[tensor.Rank];
-            origin.Clear(); // the assembly may opt into SkipLocalsInit
-            if (tensor.TryGetSpan(origin, count, out ReadOnlySpan<T> span))
-                return span;
-        }
+        if (IsRowMajor(tensor.Lengths, tensor.Strides))
+            return MemoryMarshal.CreateReadOnlySpan(ref tensor.GetPinnableReference(), count);
 
         var copy = new T[count];
         tensor.FlattenTo(copy);
         return copy;
+    }
+
+    /// <summary>
+    /// The memory of a tensor the caller lets us write into, in row-major order.
+    /// </summary>
+    /// <exception cref="ArgumentException">The tensor is a strided view (its elements are not one contiguous
+    /// row-major block), so results could not be written in place.</exception>
+    internal static Span<T> Writable<T>(Tensor<T> tensor, string paramName)
+    {
+        int count = ElementCount(tensor.Lengths);
+        if (count == 0)
+            return [];
+        if (!IsRowMajor(tensor.Lengths, tensor.Strides))
+            throw new ArgumentException(
+                $"{paramName} must be a dense row-major tensor to be written in place; got shape {Format(tensor.Lengths)} " +
+                $"with strides {Format(tensor.Strides)}.", paramName);
+        return MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), count);
+    }
+
+    // Row-major and contiguous, judged only on dimensions longer than 1: System.Numerics.Tensors gives a size-1
+    // dimension stride 0, which makes IsDense and TryGetSpan refuse tensors like (100, 1, 128) that are dense.
+    private static bool IsRowMajor(ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides)
+    {
+        nint expected = 1;
+        for (int d = lengths.Length - 1; d >= 0; d--)
+        {
+            if (lengths[d] == 1)
+                continue;
+            if (strides[d] != expected)
+                return false;
+            expected *= lengths[d];
+        }
+        return true;
     }
 
     /// <summary>Product of <paramref name="lengths"/> from <paramref name="firstDim"/> on; 1 when that is

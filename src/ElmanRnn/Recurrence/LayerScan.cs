@@ -31,11 +31,11 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
 
     private readonly StepBarrier _barrier = new();
     private LayerWeights<T> _weights = null!;
-    private SequenceBatch _batch = null!;
+    private SequenceBatch _batch;
     private Activation _activation;
     private ScanMode _mode;
     private int _projectionParts;
-    // Pinned for the duration of Run: x (S, K), output (S, D·H), h0 (D, B, H) or empty, hn (D, B, H).
+    // Pinned for the duration of Run: x (S, K), output (S, D·H), h0 (D, B, H), hn (D, B, H).
     private T* _x, _output, _h0, _hn;
     private int _xLength, _outputLength, _h0Length, _hnLength;
 
@@ -47,7 +47,9 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
     /// <param name="batch">The canonical form: rows per step.</param>
     /// <param name="x">(S, K) this layer's input rows.</param>
     /// <param name="output">(S, D·H) receives [forward | reverse] states per row.</param>
-    /// <param name="h0">(D, B, H) initial states in sorted order, or empty for zeros.</param>
+    /// <param name="h0">(D, B, H) initial states in sorted order; zeros are multiplied like any state, as PyTorch does
+    /// (so a NaN or Inf in W_hh reaches the first step), and may share memory with <paramref name="hn"/>: h0 is only
+    /// read at each sequence's first step, hn only written after the last.</param>
     /// <param name="hn">(D, B, H) receives each sequence's final state per direction.</param>
     /// <param name="activation">φ.</param>
     public void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, SequenceBatch batch, ReadOnlySpan<T> x,
@@ -95,7 +97,6 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
     {
         var x = new ReadOnlySpan<T>(_x, _xLength);
         var output = new Span<T>(_output, _outputLength);
-        var h0 = new ReadOnlySpan<T>(_h0, _h0Length);
         LayerWeights<T> weights = _weights;
         int width = weights.Directions * weights.HiddenSize;
 
@@ -144,7 +145,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
         int hidden = weights.HiddenSize, width = weights.Directions * hidden, sequences = batch.BatchSize;
         int col = direction * hidden;
         var output = new Span<T>(_output, _outputLength);
-        var h0 = _h0Length == 0 ? ReadOnlySpan<T>.Empty : new ReadOnlySpan<T>(_h0 + direction * sequences * hidden, sequences * hidden);
+        var h0 = new ReadOnlySpan<T>(_h0 + direction * sequences * hidden, sequences * hidden);
 
         for (int i = 0; i < batch.Steps; i++)
         {
@@ -159,8 +160,8 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
                 Gemm.Run(output.Slice(batch.Offset(previous) * width + col), width, carried, whh, current, width,
                     GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
             if (rows > carried)
-                Start(whh, h0.IsEmpty ? h0 : h0.Slice(carried * hidden), rows - carried, current.Slice(carried * width),
-                    width, firstPanel, endPanel);
+                Gemm.Run(h0.Slice(carried * hidden), hidden, rows - carried, whh, current.Slice(carried * width), width,
+                    GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
             if (synchronized)
                 _barrier.SignalAndWait();
         }
@@ -175,19 +176,5 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
             int row = direction == 0 ? batch.Offset(batch.Length(j) - 1) + j : j;
             output.Slice(row * width + col, hidden).CopyTo(hn.Slice((direction * sequences + j) * hidden, hidden));
         }
-    }
-
-    // First step of `rows` sequences: φ(P + h0·W_hhᵀ), or φ(P) alone when h0 is zero; columns of these panels only.
-    private void Start(PackedMatrix<T> whh, ReadOnlySpan<T> h0, int rows, Span<T> current, int width, int firstPanel, int endPanel)
-    {
-        int hidden = whh.N;
-        if (!h0.IsEmpty)
-        {
-            Gemm.Run(h0, hidden, rows, whh, current, width, GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
-            return;
-        }
-        int c0 = firstPanel * whh.PanelWidth, c1 = Math.Min(hidden, endPanel * whh.PanelWidth);
-        for (int r = 0; r < rows; r++)
-            Activations.Apply(current.Slice(r * width + c0, c1 - c0), _activation);
     }
 }
