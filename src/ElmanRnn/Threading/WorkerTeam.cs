@@ -87,8 +87,14 @@ internal sealed class WorkerTeam
     // A new worker waits for the first generation after `previous`, the one about to be published.
     private void EnsureStarted(int part, int previous)
     {
-        if (_threads[part - 1] is not null)
-            return;
+        if (_threads[part - 1] is null)
+            StartWorker(part, previous);
+    }
+
+    // Apart from EnsureStarted because the lambda's closure is allocated on entry to the method that captures it:
+    // here that happens once per worker, not on every Run.
+    private void StartWorker(int part, int previous)
+    {
         var thread = new Thread(() => WorkerLoop(part, previous)) { IsBackground = true, Name = $"ElmanRnn worker {part}" };
         _threads[part - 1] = thread;
         thread.Start();
