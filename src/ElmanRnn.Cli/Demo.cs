@@ -70,6 +70,22 @@ internal static class Demo
                         $"all hold: {ok}");
         }
         o.WriteLine("Each sequence's forward state is taken after its own last step, and its reverse pass starts there.");
+
+        // Streaming: the first RNN fed one frame at a time, its state carried between calls (PyTorch:
+        // `out_t, h = rnn(x_t, h)` in a loop) gives bit for bit what one Forward over the whole sequence gave.
+        var state = rnn.CreateState(batchSize: 1, h0: Tensor.Create(Row(h0, [0, 0]), [1, 1, 3]));
+        var frames = new float[7 * 5];
+        for (int t = 0; t < 7; t++)
+            Row(x, [0, t]).CopyTo(frames, t * 5);
+        var streamed = new float[7 * 3];
+        for (int t = 0; t < 7; t++)
+            rnn.Step(state, frames.AsSpan(t * 5, 5), streamed.AsSpan(t * 3, 3));
+        bool streamMatches = Enumerable.Range(0, 7).All(t => Row(output, [0, t]).SequenceEqual(streamed.AsSpan(t * 3, 3).ToArray()))
+                             && Row(hn, [0, 0]).SequenceEqual(Row(state.Hidden, [0, 0]));
+        allMatch &= streamMatches;
+        o.WriteLine();
+        o.WriteLine($"Streaming batch 0 of the first RNN one frame per Step call: last output {Format(streamed[^3..])}, " +
+                    $"equal to Forward bit for bit: {streamMatches}");
         return allMatch ? 0 : 1;
     }
 
