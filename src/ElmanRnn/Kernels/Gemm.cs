@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 
 namespace ElmanRnn.Kernels;
 
@@ -26,9 +27,9 @@ internal enum Activation { Identity, Tanh, Relu }
 /// <para>
 /// Blocking: K in one pass up to <see cref="KcMax"/> (beyond, in near-equal blocks of at most that, C round-tripping
 /// through memory between blocks); rows in blocks whose slice of A stays in L2 (<see cref="RowBlockBytes"/>), and
-/// within a row block every panel of W is swept over all 8-row tiles while it is hot. The 8×2-vector tile keeps 16
-/// accumulators in registers and broadcasts A's elements straight from their rows (packing A did not pay on RNN
-/// shapes). Leftover rows (fewer than 8, e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent
+/// within a row block every panel of W is swept over all register tiles while it is hot. The tile is
+/// <see cref="TileRows"/> × 2 vectors (chosen from the register file) and broadcasts A's elements straight from their
+/// rows (packing A did not pay on RNN shapes). Leftover rows (fewer than a tile, e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent
 /// chains, so a matrix-vector product is not latency-bound. Columns past the last full panel go through a
 /// zero-padded scratch tile. φ is applied to each tile right after its last K block, while it is in L1.
 /// </para>
@@ -40,10 +41,19 @@ internal enum Activation { Identity, Tanh, Relu }
 /// </summary>
 internal static class Gemm
 {
-    public const int RowBlock = 8;
     public const int KcMax = 512;
+    private const int MaxTileRows = 8;
     private const int RowBlockBytes = 128 * 1024;
     private const int PanelsPerRowPass = 4;
+
+    /// <summary>
+    /// Rows of C per micro-tile, from the register file of the instruction set (BLIS's rule: accumulators + the two
+    /// panel vectors + one broadcast must fit): 8 rows × 2 vectors = 16 accumulators + 3 where there are 32 vector
+    /// registers (AVX-512, ARM64 AdvSimd); 6 × 2 = 12 + 3 = 15 where there are 16 (AVX2, SSE) — the 8-row tile there
+    /// made the JIT store and reload 4 accumulators every k step.
+    /// </summary>
+    public static readonly int TileRows =
+        Simd.Path == SimdPath.Vector512 || (Simd.Path == SimdPath.Vector128 && AdvSimd.Arm64.IsSupported) ? 8 : 6;
 
     /// <summary>Panel width (columns of C per micro-tile) of the active SIMD path: two vectors.</summary>
     public static int PanelWidth<T>() where T : unmanaged, IFloatingPointIeee754<T> => 2 * Simd.Width<T>();
@@ -96,6 +106,7 @@ internal static class Gemm
         public readonly Activation Activation = activation;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunCore<T, TV, TOps>(ref Job<T> job)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
@@ -104,19 +115,19 @@ internal static class Gemm
         PackedMatrix<T> w = job.W;
         int n = w.N, k = w.K, nr = w.PanelWidth, m = job.M, lda = job.Lda, ldc = job.Ldc;
         int kBlocks = (k + KcMax - 1) / KcMax, kc = (k + kBlocks - 1) / kBlocks;
-        int fullRows = m - m % RowBlock;
+        int mr = TileRows, fullRows = m - m % mr;
         ref T aRef = ref MemoryMarshal.GetReference(job.A);
         ref T cRef = ref MemoryMarshal.GetReference(job.C);
         ref T biasRef = ref MemoryMarshal.GetReference(job.Bias);
-        // scratch: (RowBlock, nr) — the tile of the last, partial column panel
-        Span<T> scratch = stackalloc T[RowBlock * nr];
+        // scratch: (mr, nr) — the tile of the last, partial column panel
+        Span<T> scratch = stackalloc T[MaxTileRows * nr];
 
         for (int k0 = 0; k0 < k; k0 += kc)
         {
             int kLen = Math.Min(kc, k - k0);
             GemmInit init = k0 == 0 ? job.Init : GemmInit.Accumulate;
             Activation activation = k0 + kLen == k ? job.Activation : Activation.Identity;
-            int rowsPerBlock = Math.Max(RowBlock, RowBlockBytes / (kLen * Unsafe.SizeOf<T>()) / RowBlock * RowBlock);
+            int rowsPerBlock = Math.Max(mr, RowBlockBytes / (kLen * Unsafe.SizeOf<T>()) / mr * mr);
 
             for (int i0 = 0; i0 < fullRows; i0 += rowsPerBlock)
             {
@@ -125,18 +136,18 @@ internal static class Gemm
                 {
                     ref T panel = ref Unsafe.Add(ref MemoryMarshal.GetReference(w.Panel(p)), (nint)k0 * nr);
                     int j0 = p * nr, cols = Math.Min(nr, n - j0);
-                    for (int i = i0; i < iEnd; i += RowBlock)
+                    for (int i = i0; i < iEnd; i += mr)
                     {
                         ref T aTile = ref Unsafe.Add(ref aRef, (nint)i * lda + k0);
                         ref T cTile = ref Unsafe.Add(ref cRef, (nint)i * ldc + j0);
                         if (cols == nr)
                         {
-                            Tile8x2<T, TV, TOps>(ref aTile, lda, ref panel, kLen, ref cTile, ldc,
+                            Tile<T, TV, TOps>(mr, ref aTile, lda, ref panel, kLen, ref cTile, ldc,
                                 ref InitRef(init, ref cTile, ref biasRef, j0), InitStride(init, ldc), init == GemmInit.Zero);
-                            Activate<T, TV, TOps>(ref cTile, ldc, RowBlock, 2, activation);
+                            Activate<T, TV, TOps>(ref cTile, ldc, mr, 2, activation);
                         }
                         else
-                            Partial<T, TV, TOps>(RowBlock, ref aTile, lda, ref panel, kLen, job.C, i, ldc, j0, cols,
+                            Partial<T, TV, TOps>(mr, ref aTile, lda, ref panel, kLen, job.C, i, ldc, j0, cols,
                                 init, job.Bias, activation, scratch);
                     }
                 }
@@ -183,7 +194,7 @@ internal static class Gemm
 
     // φ over a tile just stored (still in L1), whole vectors only, so every element meets the same function. Kept out
     // of the tiles themselves: the epilogue's temporaries made the JIT spill the accumulators inside the K loop.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Activate<T, TV, TOps>(ref T c, nint ldc, int rows, int vectors, Activation activation)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
@@ -204,6 +215,7 @@ internal static class Gemm
     }
 
     // The last panel is narrower than nr: stage init in a zero-padded scratch tile so no kernel touches C past n.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Partial<T, TV, TOps>(
         int rows, ref T a, int lda, ref T panel, int k, Span<T> c, int i0, int ldc, int j0, int cols,
         GemmInit init, ReadOnlySpan<T> bias, Activation activation, Span<T> scratch)
@@ -220,8 +232,8 @@ internal static class Gemm
             else if (init == GemmInit.Bias) bias.Slice(j0, cols).CopyTo(row);
         }
         ref T s = ref MemoryMarshal.GetReference(scratch);
-        if (rows == RowBlock)
-            Tile8x2<T, TV, TOps>(ref a, lda, ref panel, k, ref s, nr, ref s, nr, zeroInit: false);
+        if (rows > 1)
+            Tile<T, TV, TOps>(rows, ref a, lda, ref panel, k, ref s, nr, ref s, nr, zeroInit: false);
         else
             Tile1x2<T, TV, TOps>(ref a, ref panel, k, ref s, ref s, zeroInit: false);
         Activate<T, TV, TOps>(ref s, nr, rows, 2, activation);
@@ -229,7 +241,22 @@ internal static class Gemm
             scratch.Slice(r * nr, cols).CopyTo(c.Slice((i0 + r) * ldc + j0, cols));
     }
 
+    // The register-tile kernel of this instruction set (TileRows rows). Partial tiles of the last panel use it too.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile<T, TV, TOps>(
+        int rows, ref T a, nint lda, ref T panel, int k, ref T c, nint ldc, ref T init, nint ldInit, bool zeroInit)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        if (rows == 8)
+            Tile8x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
+        else
+            Tile6x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
+    }
+
     // c (8, 2W) = init + a (8, k) · panel (k, 2W); 16 independent accumulator chains hide the FMA latency.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile8x2<T, TV, TOps>(
         ref T a, nint lda, ref T panel, int k, ref T c, nint ldc, ref T init, nint ldInit, bool zeroInit)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -295,8 +322,66 @@ internal static class Gemm
         TOps.Store(c70, ref o); TOps.Store(c71, ref Unsafe.Add(ref o, w));
     }
 
+    // c (6, 2W) = init + a (6, k) · panel (k, 2W); 12 chains, for 16-register files.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x2<T, TV, TOps>(
+        ref T a, nint lda, ref T panel, int k, ref T c, nint ldc, ref T init, nint ldInit, bool zeroInit)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        nint w = TOps.Count, nr = 2 * w;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        TV c40 = default, c41 = default, c50 = default, c51 = default;
+        if (!zeroInit)
+        {
+            ref T r = ref init;
+            c00 = TOps.Load(ref r); c01 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c10 = TOps.Load(ref r); c11 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c20 = TOps.Load(ref r); c21 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c30 = TOps.Load(ref r); c31 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c40 = TOps.Load(ref r); c41 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c50 = TOps.Load(ref r); c51 = TOps.Load(ref Unsafe.Add(ref r, w));
+        }
+
+        ref T a0 = ref a;
+        ref T a1 = ref Unsafe.Add(ref a0, lda);
+        ref T a2 = ref Unsafe.Add(ref a1, lda);
+        ref T a3 = ref Unsafe.Add(ref a2, lda);
+        ref T a4 = ref Unsafe.Add(ref a3, lda);
+        ref T a5 = ref Unsafe.Add(ref a4, lda);
+        ref T b = ref panel;
+        for (nint p = 0; p < k; p++)
+        {
+            TV b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, w));
+            TV x = TOps.Broadcast(Unsafe.Add(ref a0, p));
+            c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
+            x = TOps.Broadcast(Unsafe.Add(ref a1, p));
+            c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
+            x = TOps.Broadcast(Unsafe.Add(ref a2, p));
+            c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
+            x = TOps.Broadcast(Unsafe.Add(ref a3, p));
+            c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+            x = TOps.Broadcast(Unsafe.Add(ref a4, p));
+            c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
+            x = TOps.Broadcast(Unsafe.Add(ref a5, p));
+            c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
+            b = ref Unsafe.Add(ref b, nr);
+        }
+
+
+        ref T o = ref c;
+        TOps.Store(c00, ref o); TOps.Store(c01, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c10, ref o); TOps.Store(c11, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c20, ref o); TOps.Store(c21, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c30, ref o); TOps.Store(c31, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c40, ref o); TOps.Store(c41, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c50, ref o); TOps.Store(c51, ref Unsafe.Add(ref o, w));
+    }
+
     // c (1, 8W) = init + a (1, k) · 4 panels (k, 2W) each, panelStride apart: the matrix-vector kernel. Eight
     // independent chains per k keep the FMA pipes busy where a single panel's two chains would wait on latency.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x8<T, TV, TOps>(
         ref T a, ref T panel, nint panelStride, int k, ref T c, ref T init, bool zeroInit)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -336,6 +421,7 @@ internal static class Gemm
     }
 
     // c (1, 2W) = init + a (1, k) · panel (k, 2W): one panel of one row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x2<T, TV, TOps>(ref T a, ref T panel, int k, ref T c, ref T init, bool zeroInit)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Threading;
@@ -93,6 +94,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int part, int parts)
     {
         var x = new ReadOnlySpan<T>(_x, _xLength);
@@ -102,9 +104,9 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
 
         if (part < _projectionParts)
         {
-            // Row blocks of 8 per part, so every part runs whole register tiles.
+            // Whole register tiles per part (Gemm.TileRows rows each), so no part runs the leftover-row kernels early.
             int rows = _batch.Rows, chunk = (rows + _projectionParts - 1) / _projectionParts;
-            chunk = (chunk + Gemm.RowBlock - 1) / Gemm.RowBlock * Gemm.RowBlock;
+            chunk = (chunk + Gemm.TileRows - 1) / Gemm.TileRows * Gemm.TileRows;
             int first = Math.Min(rows, part * chunk), count = Math.Min(rows, first + chunk) - first;
             Gemm.Run(x.Slice(first * weights.InputSize), weights.InputSize, count, weights.InputWeights,
                 output.Slice(first * width), width, weights.Bias is null ? GemmInit.Zero : GemmInit.Bias, weights.Bias,
@@ -137,6 +139,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
 
     // One direction over panels [firstPanel, endPanel) of W_hh; with `synchronized`, every part of the job walks the
     // same steps and meets at the barrier after each, since the next step reads all columns of this one.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scan(int direction, int firstPanel, int endPanel, bool synchronized)
     {
         LayerWeights<T> weights = _weights;
