@@ -109,7 +109,7 @@ public class GemmTests
             {
                 T acc = init switch { GemmInit.Zero => T.Zero, GemmInit.Bias => bias[j], _ => c[i * ldc + j] };
                 for (int p = 0; p < k; p++)
-                    acc = T.FusedMultiplyAdd(a[i * lda + p], w[j * k + p], acc);
+                    acc = Simd.HasFma ? T.FusedMultiplyAdd(a[i * lda + p], w[j * k + p], acc) : a[i * lda + p] * w[j * k + p] + acc;
                 expected[i * ldc + j] = acc;
             }
 
