@@ -276,8 +276,13 @@ internal static class Npy
     {
         public sealed record Tuple(IReadOnlyList<object> Items);
 
+        // np.save's header nests two deep (the dict and its shape tuple). Each level is a recursive call, so a
+        // header of nothing but brackets would otherwise overflow the stack, which no catch can handle.
+        private const int MaxDepth = 16;
+
         private readonly string _text;
         private int _position;
+        private int _depth;
 
         private PythonLiteral(string text) => _text = text;
 
@@ -338,6 +343,8 @@ internal static class Npy
         // writes. Each item starts at a non-blank character. Returns whether any comma was read.
         private bool Sequence(char open, char close, Action item)
         {
+            if (++_depth > MaxDepth)
+                throw Error($"containers nest more than {MaxDepth} deep");
             Expect(open);
             bool comma = false;
             while (true)
@@ -355,6 +362,7 @@ internal static class Npy
                 comma = true;
             }
             Expect(close);
+            _depth--;
             return comma;
         }
 

@@ -264,6 +264,9 @@ public sealed class NpyTests : IDisposable
             { "an escape sequence", Build(1, "{'descr': '<f\\x34', 'fortran_order': False, 'shape': (1,)}", F4(1)), "*escape sequences in strings are not supported*" },
             { "code", Build(1, "{'descr': '<f4', 'fortran_order': __import__('os').system('true'), 'shape': (1,)}", F4(1)), "*unexpected '_' at character 34*" },
             { "a keyword prefix", Build(1, "{'descr': '<f4', 'fortran_order': Trueish, 'shape': (1,)}", F4(1)), "*unexpected 'T'*" },
+            // Oracle: the reader's own nesting limit. Unlimited, 18 700 brackets overflowed the stack and killed the process.
+            { "shape nested 50 000 deep", Build(1, Header("<f4", false, new string('(', 50_000)), F4(1)), "*containers nest more than 16 deep at character 65 *" },
+            { "lists nested 17 deep", Build(1, "{'descr': " + new string('[', 16) + new string(']', 16) + "}", F4(1)), "*containers nest more than 16 deep at character 25 *" },
             { "header length beyond the cap", [.. valid[..6], 2, 0, .. new byte[] { 0, 0, 0x20, 0 }, .. new byte[(2 << 20) + 1]],
                 "the header is 2097152 bytes long; a float array's header is a few hundred bytes at most (limit 1048576)." },
         };

@@ -37,6 +37,8 @@ public class SafeTensorsHostileFileTests
             Build([.. "{\"__metadata__\":{\"format\":\"p"u8, 0xED, 0xA0, 0x80, .. "\"}}"u8], []),
             "invalid UTF-8 sequence at header byte 28"
         },
+        // Oracle: System.Text.Json's default depth limit of 64, which keeps a bracket bomb off the call stack.
+        { "JSON nested 100 000 deep", Build("{\"x\":" + new string('[', 100_000)), "not valid UTF-8 JSON: *depth*64*" },
         { "JSON not an object", Build("[1, 2]"), "must be a JSON object, found Array" },
         { "tensor entry not an object", Build("""{"x": 3}"""), "tensor 'x' must be described by an object" },
         { "missing dtype", Build("""{"x":{"shape":[1],"data_offsets":[0,4]}}""", F32(1)), "tensor 'x' has no string \"dtype\"" },
