@@ -105,17 +105,32 @@ internal static class Npy
         if (!header.FortranOrder || count == 0)
             return new NpyArray<T>(Tensor.Create(values, lengths), header.DType);
 
-        // Fortran order is column-major: the first index varies fastest, so the strides are 1, d0, d0·d1, …
-        // Viewing the data with those strides and flattening gives the row-major copy.
-        var strides = new nint[lengths.Length];
+        // Fortran order is column-major: the first index varies fastest. The file is walked in that order while
+        // the row-major destination follows along. (A strided Tensor.Create view would do the same, but it refuses
+        // the Fortran strides of shapes with a size-1 dimension such as (3, 1), which NumPy writes.)
+        var rowStrides = new nint[lengths.Length];
         nint stride = 1;
-        for (int axis = 0; axis < lengths.Length; axis++)
+        for (int axis = lengths.Length - 1; axis >= 0; axis--)
         {
-            strides[axis] = stride;
+            rowStrides[axis] = stride;
             stride *= lengths[axis];
         }
         var rowMajor = new T[count];
-        Tensor.Create(values, lengths, strides).FlattenTo(rowMajor);
+        var index = new nint[lengths.Length];
+        nint destination = 0;
+        foreach (T value in values)
+        {
+            rowMajor[destination] = value;
+            // Odometer step: advance the first axis and carry into later ones.
+            for (int axis = 0; axis < lengths.Length; axis++)
+            {
+                destination += rowStrides[axis];
+                if (++index[axis] < lengths[axis])
+                    break;
+                destination -= rowStrides[axis] * lengths[axis];
+                index[axis] = 0;
+            }
+        }
         return new NpyArray<T>(Tensor.Create(rowMajor, lengths), header.DType);
     }
 

@@ -186,6 +186,42 @@ public sealed class NpyTests : IDisposable
         read.Values.ToDoubles().Should().Equal(rowMajor);
     }
 
+    // Oracle: NumPy's Fortran order, first index fastest in the data bytes; expected values written out by hand.
+    // A size-1 dimension made the strided view that did the reordering refuse the Fortran strides.
+    [Fact]
+    public void FortranOrderedDataWithATrailingSize1DimensionIsRead()
+    {
+        byte[] file = Build(1, PaddedHeader("<f8", true, "(3, 1)"), F8(0.5, -1, 2));
+
+        NpyArray<double> read = Npy.Read<double>(new MemoryStream(file));
+
+        read.Values.Lengths.ToArray().Should().Equal(3, 1);
+        read.Values.ToDoubles().Should().Equal(0.5, -1, 2);
+    }
+
+    [Fact]
+    public void FortranOrderedDataWithAMiddleSize1DimensionIsReturnedRowMajor()
+    {
+        // x[i, 0, k] = 10i + k over shape (2, 1, 4); the file lists i fastest: x000, x100, x001, x101, ...
+        byte[] file = Build(1, PaddedHeader("<f4", true, "(2, 1, 4)"), F4(0, 10, 1, 11, 2, 12, 3, 13));
+
+        NpyArray<float> read = Npy.Read<float>(new MemoryStream(file));
+
+        read.Values.Lengths.ToArray().Should().Equal(2, 1, 4);
+        read.Values.ToDoubles().Should().Equal(0, 1, 2, 3, 10, 11, 12, 13);
+    }
+
+    [Fact]
+    public void FortranOrderedDataWithALeadingSize1DimensionIsRead()
+    {
+        byte[] file = Build(1, PaddedHeader("<f8", true, "(1, 3)"), F8(4, 5, 6));
+
+        NpyArray<double> read = Npy.Read<double>(new MemoryStream(file));
+
+        read.Values.Lengths.ToArray().Should().Equal(1, 3);
+        read.Values.ToDoubles().Should().Equal(4, 5, 6);
+    }
+
     [Fact]
     public void FortranOrderOfRank1IsTheSameAsCOrder()
     {
