@@ -105,17 +105,32 @@ internal static class Npy
         if (!header.FortranOrder || count == 0)
             return new NpyArray<T>(Tensor.Create(values, lengths), header.DType);
 
-        // Fortran order is column-major: the first index varies fastest, so the strides are 1, d0, d0·d1, …
-        // Viewing the data with those strides and flattening gives the row-major copy.
-        var strides = new nint[lengths.Length];
+        // Fortran order is column-major: the first index varies fastest. The file is walked in that order while
+        // the row-major destination follows along. (A strided Tensor.Create view would do the same, but it refuses
+        // the Fortran strides of shapes with a size-1 dimension such as (3, 1), which NumPy writes.)
+        var rowStrides = new nint[lengths.Length];
         nint stride = 1;
-        for (int axis = 0; axis < lengths.Length; axis++)
+        for (int axis = lengths.Length - 1; axis >= 0; axis--)
         {
-            strides[axis] = stride;
+            rowStrides[axis] = stride;
             stride *= lengths[axis];
         }
         var rowMajor = new T[count];
-        Tensor.Create(values, lengths, strides).FlattenTo(rowMajor);
+        var index = new nint[lengths.Length];
+        nint destination = 0;
+        foreach (T value in values)
+        {
+            rowMajor[destination] = value;
+            // Odometer step: advance the first axis and carry into later ones.
+            for (int axis = 0; axis < lengths.Length; axis++)
+            {
+                destination += rowStrides[axis];
+                if (++index[axis] < lengths[axis])
+                    break;
+                destination -= rowStrides[axis] * lengths[axis];
+                index[axis] = 0;
+            }
+        }
         return new NpyArray<T>(Tensor.Create(rowMajor, lengths), header.DType);
     }
 
@@ -276,8 +291,13 @@ internal static class Npy
     {
         public sealed record Tuple(IReadOnlyList<object> Items);
 
+        // np.save's header nests two deep (the dict and its shape tuple). Each level is a recursive call, so a
+        // header of nothing but brackets would otherwise overflow the stack, which no catch can handle.
+        private const int MaxDepth = 16;
+
         private readonly string _text;
         private int _position;
+        private int _depth;
 
         private PythonLiteral(string text) => _text = text;
 
@@ -338,6 +358,8 @@ internal static class Npy
         // writes. Each item starts at a non-blank character. Returns whether any comma was read.
         private bool Sequence(char open, char close, Action item)
         {
+            if (++_depth > MaxDepth)
+                throw Error($"containers nest more than {MaxDepth} deep");
             Expect(open);
             bool comma = false;
             while (true)
@@ -355,6 +377,7 @@ internal static class Npy
                 comma = true;
             }
             Expect(close);
+            _depth--;
             return comma;
         }
 

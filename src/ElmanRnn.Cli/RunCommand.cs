@@ -148,10 +148,8 @@ internal static class RunCommand
             ? rnn.Forward(input.Values, h0?.Values)
             : rnn.Forward(input.Values, settings.Lengths, h0?.Values);
 
-        Directory.CreateDirectory(settings.OutputDirectory);
         string outputPath = Path.Combine(settings.OutputDirectory, "output.npy"), hnPath = Path.Combine(settings.OutputDirectory, "h_n.npy");
-        Npy.Write(outputPath, output);
-        Npy.Write(hnPath, hn);
+        WriteAll(settings.OutputDirectory, [(outputPath, output), (hnPath, hn)]);
 
         string nonlinearity = settings.Nonlinearity == Nonlinearity.Relu ? "relu" : "tanh";
         o.WriteLine($"model    {rnn}, nonlinearity={nonlinearity}, {dtypeText}");
@@ -169,6 +167,63 @@ internal static class RunCommand
             DType computed = typeof(T) == typeof(float) ? DType.Float32 : DType.Float64;
             return $"{path} {Shape(array.Values)} {array.Stored.Name()}" + (array.Stored == computed ? "" : $", converted to {computed.Name()}");
         }
+    }
+
+    /// <summary>
+    /// Writes every file or, on failure, none: each goes to a temporary file in <paramref name="directory"/> first,
+    /// and only when all are complete are they renamed into place. A file they replace is renamed aside until then,
+    /// so that a failed rename can put it back and leave the directory as it was (docs/cli.md: nothing written).
+    /// </summary>
+    private static void WriteAll<T>(string directory, (string Path, Tensor<T> Values)[] files) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Where mkdir fails with ENOENT (under /proc, say) .NET reports "Could not find file", which reads as
+            // if an input file were missing.
+            string reason = e is FileNotFoundException or DirectoryNotFoundException
+                ? "a parent directory does not exist or cannot hold directories."
+                : e.Message;
+            throw new IOException($"cannot create the output directory '{directory}': {reason}", e);
+        }
+
+        string tag = $".{Guid.NewGuid():N}";
+        string[] temporary = Array.ConvertAll(files, f => f.Path + tag + ".tmp"), aside = Array.ConvertAll(files, f => f.Path + tag + ".old");
+        var wasAside = new bool[files.Length];
+        int placed = 0;
+        try
+        {
+            for (int i = 0; i < files.Length; i++)
+                Npy.Write(temporary[i], files[i].Values);
+            for (; placed < files.Length; placed++)
+            {
+                if (File.Exists(files[placed].Path))
+                {
+                    File.Move(files[placed].Path, aside[placed]);
+                    wasAside[placed] = true;
+                }
+                File.Move(temporary[placed], files[placed].Path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Undo in reverse: the files already placed are this run's and go; whatever was renamed aside comes back.
+            for (int i = Math.Min(placed, files.Length - 1); i >= 0; i--)
+            {
+                if (i < placed)
+                    File.Delete(files[i].Path);
+                if (wasAside[i])
+                    File.Move(aside[i], files[i].Path);
+            }
+            foreach (string path in temporary)
+                File.Delete(path);
+            throw new IOException($"cannot write {string.Join(" and ", files.Select(f => Path.GetFileName(f.Path)))} to '{directory}': {e.Message}", e);
+        }
+        foreach (string path in aside)
+            File.Delete(path);
     }
 
     private static string Shape<T>(Tensor<T> tensor) => Npy.ShapeText(Array.ConvertAll(tensor.Lengths.ToArray(), d => (long)d));

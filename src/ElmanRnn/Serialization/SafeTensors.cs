@@ -4,6 +4,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace ElmanRnn.Serialization;
 
@@ -189,6 +190,18 @@ public static class SafeTensors
 
     private static Header ParseJson(byte[] json, long dataLength)
     {
+        // JsonDocument checks UTF-8 only outside strings; an invalid sequence inside a name or value would surface
+        // later as InvalidOperationException from GetString. The reference reader also requires the whole header
+        // to be UTF-8 (str::from_utf8) before parsing it.
+        Span<char> scratch = stackalloc char[256];
+        for (int read = 0; read < json.Length;)
+        {
+            OperationStatus status = Utf8.ToUtf16(json.AsSpan(read), scratch, out int bytesRead, out _, replaceInvalidSequences: false);
+            if (status is OperationStatus.InvalidData or OperationStatus.NeedMoreData)
+                throw new InvalidDataException($"safetensors header is not valid UTF-8 JSON: invalid UTF-8 sequence at header byte {read + bytesRead}.");
+            read += bytesRead;
+        }
+
         JsonDocument document;
         try
         {

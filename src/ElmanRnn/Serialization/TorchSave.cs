@@ -1,3 +1,4 @@
+using System.Collections;
 using System.IO.Compression;
 using System.Numerics;
 using System.Numerics.Tensors;
@@ -71,7 +72,7 @@ public static class TorchSave
         {
             if (!storages.TryGetValue(tensor.Storage.Key, out T[]? storage))
                 storages.Add(tensor.Storage.Key, storage = ReadStorage<T>(archive, prefix, tensor.Storage, bigEndian));
-            if (!tensors.TryAdd(name, Materialise(storage, tensor)))
+            if (!tensors.TryAdd(name, Materialise(name, storage, tensor)))
                 throw new InvalidDataException($"torch.save file names the tensor '{name}' twice once nested dicts are flattened.");
         }
         return tensors;
@@ -184,15 +185,24 @@ public static class TorchSave
         }
     }
 
-    private static Tensor<T> Materialise<T>(T[] storage, TensorRef tensor)
+    private static Tensor<T> Materialise<T>(string name, T[] storage, TensorRef tensor)
     {
         // dense: (size[0], ..., size[k-1]) row-major
         var dense = new T[tensor.ElementCount];
         long[] size = tensor.Size, stride = tensor.Stride;
         var index = new long[size.Length];
         long source = tensor.Offset;
+        // A view overlaps itself exactly when it reads some storage element twice (an expanded or stride-0 view
+        // does). Marking each element read decides that for any strides; the storage is in memory by now, so the
+        // marks cost an eighth of a byte per storage element, not a size the file merely claims.
+        var read = new BitArray(storage.Length);
         for (int i = 0; i < dense.Length; i++)
         {
+            if (read[(int)source])
+                throw new InvalidDataException(
+                    $"torch.save tensor '{name}' of size ({string.Join(", ", size)}), stride ({string.Join(", ", stride)}) reads storage element {source} " +
+                    "more than once; views that overlap themselves (expanded, stride 0) are not supported.");
+            read[(int)source] = true;
             dense[i] = storage[source];
             // Odometer step: advance the last dimension and carry into earlier ones.
             for (int d = size.Length - 1; d >= 0; d--)

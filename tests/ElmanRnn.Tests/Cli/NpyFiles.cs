@@ -24,6 +24,14 @@ internal static class NpyFiles
     public static string Header(string descr, bool fortranOrder, string shape) =>
         $"{{'descr': '{descr}', 'fortran_order': {(fortranOrder ? "True" : "False")}, 'shape': {shape}, }}\n";
 
+    /// <summary>A version 1.0 header as the NPY spec lays it out: the dict, then spaces and a newline up to a multiple of 64 bytes from the file's start.</summary>
+    public static string PaddedHeader(string descr, bool fortranOrder, string shape)
+    {
+        string dict = $"{{'descr': '{descr}', 'fortran_order': {(fortranOrder ? "True" : "False")}, 'shape': {shape}, }}";
+        int unpadded = 10 + dict.Length + 1;
+        return dict + new string(' ', (64 - unpadded % 64) % 64) + "\n";
+    }
+
     public static byte[] F4(params float[] values)
     {
         var bytes = new byte[values.Length * 4];

@@ -186,6 +186,42 @@ public sealed class NpyTests : IDisposable
         read.Values.ToDoubles().Should().Equal(rowMajor);
     }
 
+    // Oracle: NumPy's Fortran order, first index fastest in the data bytes; expected values written out by hand.
+    // A size-1 dimension made the strided view that did the reordering refuse the Fortran strides.
+    [Fact]
+    public void FortranOrderedDataWithATrailingSize1DimensionIsRead()
+    {
+        byte[] file = Build(1, PaddedHeader("<f8", true, "(3, 1)"), F8(0.5, -1, 2));
+
+        NpyArray<double> read = Npy.Read<double>(new MemoryStream(file));
+
+        read.Values.Lengths.ToArray().Should().Equal(3, 1);
+        read.Values.ToDoubles().Should().Equal(0.5, -1, 2);
+    }
+
+    [Fact]
+    public void FortranOrderedDataWithAMiddleSize1DimensionIsReturnedRowMajor()
+    {
+        // x[i, 0, k] = 10i + k over shape (2, 1, 4); the file lists i fastest: x000, x100, x001, x101, ...
+        byte[] file = Build(1, PaddedHeader("<f4", true, "(2, 1, 4)"), F4(0, 10, 1, 11, 2, 12, 3, 13));
+
+        NpyArray<float> read = Npy.Read<float>(new MemoryStream(file));
+
+        read.Values.Lengths.ToArray().Should().Equal(2, 1, 4);
+        read.Values.ToDoubles().Should().Equal(0, 1, 2, 3, 10, 11, 12, 13);
+    }
+
+    [Fact]
+    public void FortranOrderedDataWithALeadingSize1DimensionIsRead()
+    {
+        byte[] file = Build(1, PaddedHeader("<f8", true, "(1, 3)"), F8(4, 5, 6));
+
+        NpyArray<double> read = Npy.Read<double>(new MemoryStream(file));
+
+        read.Values.Lengths.ToArray().Should().Equal(1, 3);
+        read.Values.ToDoubles().Should().Equal(4, 5, 6);
+    }
+
     [Fact]
     public void FortranOrderOfRank1IsTheSameAsCOrder()
     {
@@ -264,6 +300,9 @@ public sealed class NpyTests : IDisposable
             { "an escape sequence", Build(1, "{'descr': '<f\\x34', 'fortran_order': False, 'shape': (1,)}", F4(1)), "*escape sequences in strings are not supported*" },
             { "code", Build(1, "{'descr': '<f4', 'fortran_order': __import__('os').system('true'), 'shape': (1,)}", F4(1)), "*unexpected '_' at character 34*" },
             { "a keyword prefix", Build(1, "{'descr': '<f4', 'fortran_order': Trueish, 'shape': (1,)}", F4(1)), "*unexpected 'T'*" },
+            // Oracle: the reader's own nesting limit. Unlimited, 18 700 brackets overflowed the stack and killed the process.
+            { "shape nested 50 000 deep", Build(1, Header("<f4", false, new string('(', 50_000)), F4(1)), "*containers nest more than 16 deep at character 65 *" },
+            { "lists nested 17 deep", Build(1, "{'descr': " + new string('[', 16) + new string(']', 16) + "}", F4(1)), "*containers nest more than 16 deep at character 25 *" },
             { "header length beyond the cap", [.. valid[..6], 2, 0, .. new byte[] { 0, 0, 0x20, 0 }, .. new byte[(2 << 20) + 1]],
                 "the header is 2097152 bytes long; a float array's header is a few hundred bytes at most (limit 1048576)." },
         };

@@ -211,6 +211,43 @@ public sealed class RunCommandTests : IDisposable
         Npy.Read<float>(Path.Combine(nested, "h_n.npy")).Values.Shape().Should().Equal(1, 3, 5);
     }
 
+    // Oracle: docs/cli.md, exit code 2 and "One line on stderr, nothing written". h_n.npy is made a directory, so
+    // h_n.npy, the second file, cannot be put in place after output.npy was written.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WhenTheSecondFileCannotBeWrittenNeitherIs(bool outputExistedBefore)
+    {
+        var io = SafeTensors.Read<float>(Path.Combine(Fixtures, "pybridge", "rnn_tanh_l1.io.safetensors"));
+        Directory.CreateDirectory(Path.Combine(OutputDirectory, "h_n.npy"));
+        byte[] before = [1, 2, 3];
+        if (outputExistedBefore)
+            File.WriteAllBytes(Path.Combine(OutputDirectory, "output.npy"), before);
+
+        CliResult result = CliRunner.Invoke(
+            "run", "--weights", Path.Combine(Fixtures, "pybridge", "rnn_tanh_l1.pt"), "--input", WriteNpy("x.npy", io["input"]), "--output-dir", OutputDirectory);
+
+        result.ShouldBeAUsageError($"elman-rnn run: cannot write output.npy and h_n.npy to '{OutputDirectory}': *");
+        Directory.EnumerateFileSystemEntries(OutputDirectory).Select(Path.GetFileName).Order()
+            .Should().Equal(outputExistedBefore ? ["h_n.npy", "output.npy"] : ["h_n.npy"], "no temporary file is left behind");
+        if (outputExistedBefore)
+            File.ReadAllBytes(Path.Combine(OutputDirectory, "output.npy")).Should().Equal(before, "the file the run would have replaced is put back");
+    }
+
+    // Oracle: docs/cli.md (exit code 2, one line naming the problem). mkdir refuses /proc/nope with ENOENT, which
+    // .NET words as "Could not find file '/proc/nope'", as if an input were missing.
+    [LinuxFact]
+    public void AnOutputDirectoryThatCannotBeCreatedIsNamed()
+    {
+        var io = SafeTensors.Read<float>(Path.Combine(Fixtures, "pybridge", "rnn_tanh_l1.io.safetensors"));
+
+        CliResult result = CliRunner.Invoke(
+            "run", "--weights", Path.Combine(Fixtures, "pybridge", "rnn_tanh_l1.pt"), "--input", WriteNpy("x.npy", io["input"]), "--output-dir", "/proc/nope");
+
+        result.ShouldBeAUsageError("elman-rnn run: cannot create the output directory '/proc/nope': a parent directory does not exist or cannot hold directories.");
+        result.Error.Should().NotContain("Could not find file");
+    }
+
     // Placeholders: {weights} the float32 2-layer bidirectional model (H_in 5, H 3), {x} its (4, 2, 5) input,
     // {h0} its (4, 2, 3) h0, {out} the output directory, {dir} the temporary directory.
     public static TheoryData<string, string[], string> Mistakes() => new()
@@ -297,5 +334,15 @@ public sealed class RunCommandTests : IDisposable
         var values = new T[swapped.FlattenedLength];
         swapped.FlattenTo(values);
         return Tensor.Create(values, swapped.Lengths);
+    }
+}
+
+/// <summary>A fact that needs Linux's file system (for example /proc); skipped elsewhere.</summary>
+internal sealed class LinuxFactAttribute : FactAttribute
+{
+    public LinuxFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+            Skip = "needs Linux";
     }
 }

@@ -165,6 +165,17 @@ public class PackPaddedTests
     }
 
     [Fact]
+    public void ARiseAfterTiesAndADropInTheLengthsUnderEnforceSortedIsRejected()
+    {
+        // Oracle: spec §5.3 f: non-increasing lengths are required, so [2, 2, 1, 2] fails at its last entry.
+        var act = () => PackedSequence.PackPadded(Tensor.Create(RandomValues(8, seed: 3), [2, 4]), [2, 2, 1, 2], enforceSorted: true);
+
+        act.Should().Throw<ArgumentException>()
+            .WithMessage("*must be sorted in decreasing order*lengths[3] = 2 > lengths[2] = 1*")
+            .Which.ParamName.Should().Be("lengths");
+    }
+
+    [Fact]
     public void UnsortedLengthsUnderEnforceSortedAreRejectedWithTheFix()
     {
         // Spec case 44: pack_padded_sequence(randn(3, 3), [1, 3, 2]).

@@ -49,6 +49,20 @@ public class PackTests
     }
 
     [Fact]
+    public void ARiseAfterTiesAndADropUnderEnforceSortedIsRejected()
+    {
+        // Oracle: spec §5.7 and §5.3 f: pack_sequence with lengths [2, 2, 1, 2] and enforce_sorted=True raises the
+        // sortedness error; ties are allowed, so only the last step (1 then 2) breaks the rule.
+        var act = () => PackedSequence.Pack([Seq(1, 2), Seq(3, 4), Seq(5), Seq(6, 7)], enforceSorted: true);
+
+        act.Should().Throw<ArgumentException>()
+            .WithMessage("`lengths` array must be sorted in decreasing order when `enforceSorted` is true*")
+            .WithMessage("*sequences[3].Lengths[0] = 2 > sequences[2].Lengths[0] = 1*")
+            .WithMessage("*You can pass `enforceSorted: false` to PackPadded and/or Pack to sidestep this requirement*")
+            .Which.ParamName.Should().Be("sequences");
+    }
+
+    [Fact]
     public void AlreadySortedInputWithoutEnforceSortedGetsIdentityIndices()
     {
         // Spec case 42: the indices are the identity, not null.

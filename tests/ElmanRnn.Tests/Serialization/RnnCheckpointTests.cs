@@ -89,6 +89,18 @@ public sealed class RnnCheckpointTests : IDisposable
             .WithMessage("*notes.txt' is neither a torch.save zip archive nor a valid safetensors file: Not a safetensors file: it has 5 bytes*");
     }
 
+    // Oracle: the library's documented error type for bad files (InvalidDataException), not the
+    // InvalidOperationException JsonElement.GetString throws for invalid UTF-8 inside a string.
+    [Fact]
+    public void ASafeTensorsHeaderWithInvalidUtf8InATensorNameIsRefusedAsBadData()
+    {
+        string path = PathOf("bad-name.safetensors");
+        File.WriteAllBytes(path, Build([.. "{\"weight_ih_l0"u8, 0xFF, .. "\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[0,4]}}"u8], F32(1)));
+
+        FluentActions.Invoking(() => RnnCheckpoint.LoadLayer<float>(path)).Should().Throw<InvalidDataException>()
+            .WithMessage("*bad-name.safetensors' is neither a torch.save zip archive nor a valid safetensors file: safetensors header is not valid UTF-8 JSON: invalid UTF-8 sequence at header byte 14*");
+    }
+
     [Theory]
     [InlineData("encoder.rnn.")]
     [InlineData("encoder.rnn")]

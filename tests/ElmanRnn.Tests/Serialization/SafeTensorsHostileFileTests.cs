@@ -21,6 +21,24 @@ public class SafeTensorsHostileFileTests
         { "header just over the 100 MB limit", Length(100_000_001), "exceeds the format's limit of 100000000 bytes" },
         { "header not JSON", Build("{not json"), "not valid UTF-8 JSON" },
         { "header not UTF-8", Build([0x7B, 0xFF, 0xFE, 0x7D], []), "not valid UTF-8 JSON" },
+        // Inside strings JsonDocument does not check UTF-8, so these reached GetString and threw InvalidOperationException.
+        {
+            "invalid UTF-8 byte in a tensor name",
+            Build([.. "{\"x"u8, 0xFF, .. "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"u8], F32(1)),
+            "not valid UTF-8 JSON: invalid UTF-8 sequence at header byte 3"
+        },
+        {
+            "truncated UTF-8 sequence in a dtype",
+            Build([.. "{\"x\":{\"dtype\":\"F"u8, 0xC3, .. "\",\"shape\":[1],\"data_offsets\":[0,4]}}"u8], F32(1)),
+            "invalid UTF-8 sequence at header byte 16"
+        },
+        {
+            "UTF-8-encoded lone surrogate in a metadata value",
+            Build([.. "{\"__metadata__\":{\"format\":\"p"u8, 0xED, 0xA0, 0x80, .. "\"}}"u8], []),
+            "invalid UTF-8 sequence at header byte 28"
+        },
+        // Oracle: System.Text.Json's default depth limit of 64, which keeps a bracket bomb off the call stack.
+        { "JSON nested 100 000 deep", Build("{\"x\":" + new string('[', 100_000)), "not valid UTF-8 JSON: *depth*64*" },
         { "JSON not an object", Build("[1, 2]"), "must be a JSON object, found Array" },
         { "tensor entry not an object", Build("""{"x": 3}"""), "tensor 'x' must be described by an object" },
         { "missing dtype", Build("""{"x":{"shape":[1],"data_offsets":[0,4]}}""", F32(1)), "tensor 'x' has no string \"dtype\"" },

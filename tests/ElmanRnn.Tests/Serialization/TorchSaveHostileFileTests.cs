@@ -160,6 +160,18 @@ public class TorchSaveHostileFileTests
             InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 1, 0, [1L << 40], [0]))),
             "has more elements than its storage '0' (1); overlapping views are not supported"
         },
+        // Oracle: TorchSave's documented rule that self-overlapping views are refused. These fit inside their
+        // storage, so only reading an element twice gives them away.
+        {
+            "a stride-0 view as torch's expand() leaves it",
+            InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [4], [0])), ("0", F32(1, 2, 3, 4))),
+            "tensor 'w' of size (4), stride (0) reads storage element 0 more than once; views that overlap themselves (expanded, stride 0) are not supported."
+        },
+        {
+            "rows that overlap by one element",
+            InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [2, 2], [1, 1])), ("0", F32(1, 2, 3, 4))),
+            "tensor 'w' of size (2, 2), stride (1, 1) reads storage element 1 more than once"
+        },
     };
 
     [Theory]

@@ -159,6 +159,17 @@ public class TorchSaveTests
         read["odd"][0].Should().Be(7, "tensors that shared a storage in the file do not alias after loading");
     }
 
+    [Fact]
+    public void AViewWhoseStridesInterleaveWithoutOverlapIsRead()
+    {
+        // Size (3, 2), stride (2, 3) reads storage elements 0, 3, 2, 5, 4, 7: each once, though the strides are not
+        // nested like a transpose's. Oracle: those offsets, computed by hand; refusing overlaps must not refuse this.
+        byte[] pickle = StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 8, 0, [3, 2], [2, 3]));
+        byte[] file = TorchArchive("archive", pickle, [("0", F32(0, 1, 2, 3, 4, 5, 6, 7))]);
+
+        TorchSave.Read<float>(new MemoryStream(file))["w"].ShouldEqual([3, 2], 0, 3, 2, 5, 4, 7);
+    }
+
     // Hand-computed: half 0x3C00 = 1, 0xB800 = -0.5; bfloat16 0x4000 = 2, 0xBE80 = -0.25.
     [Fact]
     public void EveryStorageTypeIsConvertedToT()
