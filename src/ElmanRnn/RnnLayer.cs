@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Recurrence;
@@ -49,7 +50,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// runs. Default: <see cref="Random.Shared"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Unknown nonlinearity; dropout not a number in [0, 1]; input size,
-    /// hidden size or number of layers not greater than zero.</exception>
+    /// hidden size or number of layers not greater than zero; a parameter larger than one .NET array, or parameters
+    /// larger than the memory this process can use.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>
     /// Dropout &gt; 0 with a single layer is legal but does nothing (dropout only sits between layers); as PyTorch warns,
     /// so does this constructor: the text is added to <see cref="Warnings"/> and written with
@@ -57,8 +60,12 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </remarks>
     public RnnLayer(RnnOptions options, Random? random = null)
     {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException(
+                $"RnnLayer<{typeof(T).Name}> is not supported: the element type must be float or double.");
         ArgumentNullException.ThrowIfNull(options);
         Validate(options, _warnings);
+        CheckFits(options);
         Options = options;
         _random = random ?? Random.Shared;
         _specs = RnnParameters.Describe(options);
@@ -416,33 +423,70 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private void Repack()
     {
         int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize;
+        // Per layer: W_ih of every direction stacked (D·H, H_in of the layer), b_ih + b_hh (D·H), W_hh per direction.
+        var inputWeights = new T[Options.NumLayers][];
+        var biases = new T[]?[Options.NumLayers];
+        var hiddenWeights = new PackedMatrix<T>[Options.NumLayers][];
+        for (int l = 0; l < Options.NumLayers; l++)
+        {
+            inputWeights[l] = new T[directions * hidden * InputWidth(l)];
+            biases[l] = Options.Bias ? new T[directions * hidden] : null;
+            hiddenWeights[l] = new PackedMatrix<T>[directions];
+        }
+        // One pass over the parameters (a pass per layer made construction quadratic in the number of layers).
+        for (int i = 0; i < _specs.Length; i++)
+        {
+            ParameterSpec spec = _specs[i];
+            T[] v = _values[i];
+            switch (spec.Kind)
+            {
+                case ParameterKind.WeightIh: v.CopyTo(inputWeights[spec.Layer], spec.Direction * v.Length); break;
+                case ParameterKind.WeightHh: hiddenWeights[spec.Layer][spec.Direction] = PackedMatrix<T>.Pack(v, hidden, hidden); break;
+                default:
+                    T[] bias = biases[spec.Layer]!;
+                    for (int j = 0; j < hidden; j++)
+                        bias[spec.Direction * hidden + j] += v[j];
+                    break;
+            }
+        }
         var layers = new LayerWeights<T>[Options.NumLayers];
         for (int l = 0; l < layers.Length; l++)
-        {
-            int inputWidth = l == 0 ? Options.InputSize : directions * hidden;
-            var inputWeights = new T[directions * hidden * inputWidth];  // (D·H, H_in) both directions stacked
-            T[]? bias = Options.Bias ? new T[directions * hidden] : null; // (D·H) b_ih + b_hh
-            var hiddenWeights = new PackedMatrix<T>[directions];
-            for (int i = 0; i < _specs.Length; i++)
-            {
-                ParameterSpec spec = _specs[i];
-                if (spec.Layer != l)
-                    continue;
-                T[] v = _values[i];
-                switch (spec.Kind)
-                {
-                    case ParameterKind.WeightIh: v.CopyTo(inputWeights, spec.Direction * v.Length); break;
-                    case ParameterKind.WeightHh: hiddenWeights[spec.Direction] = PackedMatrix<T>.Pack(v, hidden, hidden); break;
-                    default:
-                        for (int j = 0; j < hidden; j++)
-                            bias![spec.Direction * hidden + j] += v[j];
-                        break;
-                }
-            }
-            layers[l] = new LayerWeights<T>(
-                PackedMatrix<T>.Pack(inputWeights, directions * hidden, inputWidth), bias, hiddenWeights);
-        }
+            layers[l] = new LayerWeights<T>(PackedMatrix<T>.Pack(inputWeights[l], directions * hidden, InputWidth(l)),
+                biases[l], hiddenWeights[l]);
         _layers = layers;
+    }
+
+    private int InputWidth(int layer) => layer == 0 ? Options.InputSize : (Options.Bidirectional ? 2 : 1) * Options.HiddenSize;
+
+    // Sizes in 64-bit before anything is allocated: every array the layer makes must fit one .NET array, and all of
+    // them the memory this process may use — otherwise a typo like NumLayers = int.MaxValue fills memory for seconds
+    // and dies, or H·H wraps around in int arithmetic.
+    private static void CheckFits(RnnOptions o)
+    {
+        long directions = o.Bidirectional ? 2 : 1, hidden = o.HiddenSize, slack = 64;   // panel rounding and alignment
+        long limit = Array.MaxLength - slack * Math.Max(o.InputSize, directions * hidden);
+        (string Name, long Elements)[] largest =
+        [
+            ("weight_ih_l0 (both directions packed together)", directions * hidden * o.InputSize),
+            ("weight_hh_l0", hidden * hidden),
+            ("weight_ih_l1 (both directions packed together)", o.NumLayers > 1 ? directions * hidden * directions * hidden : 0),
+        ];
+        foreach (var (name, elements) in largest)
+            if (elements > limit)
+                throw new ArgumentOutOfRangeException(nameof(o), elements,
+                    $"RNN({o.InputSize}, {o.HiddenSize}) is too large: {name} would hold {elements} values, more than one " +
+                    $".NET array can ({limit} here).");
+        // The values as PyTorch holds them, plus the packed copy the kernels read, plus per-tensor overhead.
+        double firstLayer = directions * (hidden * (double)(o.InputSize + hidden) + 2 * hidden);
+        double upperLayer = directions * (hidden * (double)(directions * hidden + hidden) + 2 * hidden);
+        double values = firstLayer + (o.NumLayers - 1.0) * upperLayer;
+        double bytes = 2 * values * Unsafe.SizeOf<T>() + o.NumLayers * directions * 2048.0;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new ArgumentOutOfRangeException(nameof(o), o.NumLayers,
+                $"RNN({o.InputSize}, {o.HiddenSize}, num_layers={o.NumLayers}) is too large: its parameters would need " +
+                $"{bytes:0.###e0} bytes ({values:0.###e0} values as PyTorch would hold them, plus the packed copy), and " +
+                $"this process can use {available} bytes.");
     }
 
     // PyTorch's checks, in PyTorch's order (spec §1.2): nonlinearity, dropout, its warning, sizes.
