@@ -37,6 +37,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly ParameterSpec[] _specs;
     private readonly T[][] _values;           // one array per spec, row-major, in _specs order
     private readonly Random _random;
+    private readonly object _randomGate = new();   // held while dropout draws from _random
     private readonly List<string> _warnings = [];
     private LayerWeights<T>[] _layers;        // packed from _values; rebuilt whenever the values change
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
@@ -406,7 +407,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 scan.Run(team, MaxDegreeOfParallelism, layers[l], batch, layerInput, layerOutput,
                     h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
                 if (Training && Options.Dropout > 0 && l < layers.Length - 1)
-                    Dropout.Apply(layerOutput, Options.Dropout, _random);
+                    Dropout.Apply(layerOutput, Options.Dropout, _random, _randomGate);
                 layerInput = layerOutput;
             }
         }

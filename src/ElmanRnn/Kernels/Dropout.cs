@@ -9,11 +9,15 @@ internal static class Dropout
     /// Inverted dropout in place, as ATen's <c>_dropout_impl</c>: every element independently kept with probability
     /// 1 - p and scaled by 1/(1 - p), otherwise multiplied by zero (so NaN/Inf stay NaN, like PyTorch); p = 1 zeroes all.
     /// </summary>
-    public static void Apply<T>(Span<T> x, double p, Random random) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <param name="x">The layer output to drop elements of, in place.</param>
+    /// <param name="p">Probability of zeroing an element.</param>
+    /// <param name="random">Source of the draws, one per element in order.</param>
+    /// <param name="gate">Held while drawing: a seeded System.Random is not thread-safe, and concurrent training-mode
+    /// calls on one layer share it. A private object, never the caller's Random, which the caller may lock itself.</param>
+    public static void Apply<T>(Span<T> x, double p, Random random, object gate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T scale = p >= 1.0 ? T.Zero : T.CreateChecked(1.0 / (1.0 - p));
-        // System.Random instances are not thread-safe; a caller's seeded Random may be shared across layers.
-        lock (random)
+        lock (gate)
         {
             for (int i = 0; i < x.Length; i++)
                 x[i] *= random.NextDouble() >= p ? scale : T.Zero;

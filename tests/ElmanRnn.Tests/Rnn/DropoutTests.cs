@@ -95,4 +95,19 @@ public class DropoutTests
         double[] Run() => AllOnes(0.5, training: true, new Random(123)).Forward(Ones).Output.ToDoubles();
         Run().Should().Equal(Run());
     }
+
+    [Fact]
+    public void ConcurrentTrainingCallsEachDrawAWholeMaskFromTheSeededRandom()
+    {
+        // Each call's mask is one contiguous block of 1000 draws taken under the layer's lock, so 160 calls spread over
+        // 8 threads produce exactly the outputs of 160 sequential calls on an identically seeded layer, in some order.
+        // Oracle: the sequential run. (An unsynchronised System.Random corrupts its state and then returns zeros.)
+        const int calls = 160;
+        var sequential = AllOnes(0.5, training: true, new Random(77));
+        double[] expected = Enumerable.Range(0, calls).Select(_ => sequential.Forward(Ones).Output.ToDoubles()[0]).Order().ToArray();
+        var concurrent = AllOnes(0.5, training: true, new Random(77));
+        var actual = new double[calls];
+        Parallel.For(0, calls, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = concurrent.Forward(Ones).Output.ToDoubles()[0]);
+        actual.Order().Should().Equal(expected);
+    }
 }
