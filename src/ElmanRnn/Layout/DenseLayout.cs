@@ -40,6 +40,8 @@ internal static class DenseLayout
                 nameof(h0));
 
         var form = unbatched ? InputForm.Unbatched : options.BatchFirst ? InputForm.BatchFirst : InputForm.TimeMajor;
+        for (int d = 0; d < input.Rank; d++)
+            TensorRows.Dimension(input.Lengths, d, nameof(input));
         int steps = (int)(form == InputForm.BatchFirst ? input.Lengths[1] : input.Lengths[0]);
         int batch = form switch
         {

@@ -64,8 +64,8 @@ public static class PackedSequence
                 $"{TensorRows.Format(input.Lengths)}.", nameof(input));
 
         ReadOnlySpan<nint> shape = input.Lengths;
-        int paddedLength = (int)shape[batchFirst ? 1 : 0];
-        int batch = (int)shape[batchFirst ? 0 : 1];
+        int paddedLength = TensorRows.Dimension(shape, batchFirst ? 1 : 0, nameof(input));
+        int batch = TensorRows.Dimension(shape, batchFirst ? 0 : 1, nameof(input));
         if (lengths.Length != batch)
             throw new ArgumentException(
                 $"Expected `len(lengths)` to be equal to batch_size, but got {lengths.Length} (batch_size={batch}); " +
@@ -190,7 +190,7 @@ public static class PackedSequence
 
         var lengths = new int[batch];
         for (int b = 0; b < batch; b++)
-            lengths[b] = (int)sequences[b].Lengths[0];
+            lengths[b] = TensorRows.Dimension(sequences[b].Lengths, 0, nameof(sequences));
         if (rowSize == 0 || lengths.AsSpan().IndexOfAnyExcept(0) < 0)
             throw new ArgumentException(
                 $"Cannot pack empty tensors. Got {batch} sequences with lengths {TensorRows.Format(lengths)} and " +
@@ -256,7 +256,7 @@ public static class PackedSequence
         int rowSize = TensorRows.ElementCount(trailing);
         int steps = 0;
         for (int b = 0; b < batch; b++)
-            steps = Math.Max(steps, (int)sequences[b].Lengths[0]);
+            steps = Math.Max(steps, TensorRows.Dimension(sequences[b].Lengths, 0, nameof(sequences)));
 
         nint[] shape = batchFirst ? TensorRows.Shape(batch, steps, trailing) : TensorRows.Shape(steps, batch, trailing);
         var padded = GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape)); // (T, B, *) or (B, T, *)
@@ -337,8 +337,8 @@ public static class PackedSequence
                 $"{TensorRows.Format(padded.Lengths)}.", nameof(padded));
 
         ReadOnlySpan<nint> shape = padded.Lengths;
-        int steps = (int)shape[batchFirst ? 1 : 0];
-        int batch = (int)shape[batchFirst ? 0 : 1];
+        int steps = TensorRows.Dimension(shape, batchFirst ? 1 : 0, nameof(padded));
+        int batch = TensorRows.Dimension(shape, batchFirst ? 0 : 1, nameof(padded));
         if (lengths.Length != batch)
             throw new ArgumentException(
                 $"Expected `len(lengths)` to be equal to batch_size, but got {lengths.Length} (batch_size={batch}); " +

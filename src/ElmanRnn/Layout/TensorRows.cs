@@ -77,6 +77,19 @@ internal static class TensorRows
         return (int)count;
     }
 
+    /// <summary>Dimension <paramref name="d"/> of a tensor's shape as an int, the size every index here is kept in.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The dimension exceeds int.MaxValue: a tensor that large (even
+    /// an empty one) would be silently truncated by an int cast, so it is refused by name.</exception>
+    internal static int Dimension(ReadOnlySpan<nint> lengths, int d, string paramName)
+    {
+        nint length = lengths[d];
+        if (length > int.MaxValue)
+            throw new ArgumentOutOfRangeException(paramName, length,
+                $"{paramName} has shape {Format(lengths)}: dimension {d} is {length}, more than ElmanRnn supports in " +
+                $"one dimension ({int.MaxValue}).");
+        return (int)length;
+    }
+
     /// <summary>The shape [<paramref name="d0"/>, <paramref name="d1"/>, *<paramref name="trailing"/>].</summary>
     internal static nint[] Shape(nint d0, nint d1, ReadOnlySpan<nint> trailing)
     {
