@@ -33,6 +33,11 @@ public static class TorchSave
     // Deeper nesting than this is not a checkpoint; the limit also stops a self-referencing dict.
     private const int MaxNesting = 32;
 
+    // The pickle's memo lets a few bytes reference one dict many times, so a DAG of dicts each holding the previous
+    // one twice flattens to 2^depth entries. Every entry visited while flattening counts, also when it is reached
+    // again through another reference; a state dict with optimiser state has thousands, not a hundred thousand.
+    internal const int MaxFlattenedEntries = 100_000;
+
     /// <summary>Reads every tensor in the <c>torch.save</c> file at <paramref name="path"/>.</summary>
     /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
     /// <param name="path">The .pt / .pth / .bin file.</param>
@@ -64,7 +69,8 @@ public static class TorchSave
             throw new InvalidDataException($"torch.save file holds {Describe(root)}, not a dict of tensors (a state_dict).");
 
         var found = new List<(string Name, TensorRef Tensor)>();
-        Collect(dict, "", 0, found);
+        int visited = 0;
+        Collect(dict, "", 0, found, ref visited);
 
         var storages = new Dictionary<string, T[]>(StringComparer.Ordinal);
         var tensors = new OrderedDictionary<string, Tensor<T>>(found.Count, StringComparer.Ordinal);
@@ -165,12 +171,16 @@ public static class TorchSave
         return buffer.ToArray();
     }
 
-    private static void Collect(OrderedDictionary<object, object?> dict, string prefix, int depth, List<(string, TensorRef)> found)
+    private static void Collect(OrderedDictionary<object, object?> dict, string prefix, int depth, List<(string, TensorRef)> found, ref int visited)
     {
         if (depth > MaxNesting)
             throw new InvalidDataException($"torch.save file nests dicts more than {MaxNesting} deep (at '{prefix}').");
         foreach ((object key, object? value) in dict)
         {
+            if (++visited > MaxFlattenedEntries)
+                throw new InvalidDataException(
+                    $"torch.save file expands to more than {MaxFlattenedEntries} dict entries once nested dicts are flattened (at '{prefix}'); " +
+                    "its pickle references the same dicts many times over.");
             if (key is not string name)
                 continue;
             switch (value)
@@ -179,7 +189,7 @@ public static class TorchSave
                     found.Add((prefix + name, tensor));
                     break;
                 case OrderedDictionary<object, object?> nested:
-                    Collect(nested, prefix + name + ".", depth + 1, found);
+                    Collect(nested, prefix + name + ".", depth + 1, found, ref visited);
                     break;
             }
         }
