@@ -69,4 +69,44 @@ public class TorchSaveBudgetTests
             File.Delete(path);
         }
     }
+
+    /// <summary>A dict naming the tensor <paramref name="tensor"/> <paramref name="names"/> times through the memo.</summary>
+    private static byte[] UnderManyNames(PickledTensor tensor, int names)
+    {
+        var p = new PickleBuilder().Proto(2).EmptyDict().Mark().BinUnicode("k0").Tensor(tensor).BinPut(0);
+        for (int i = 1; i < names; i++)
+            p.BinUnicode($"k{i}").BinGet(0);
+        return p.SetItems().Stop().ToArray();
+    }
+
+    // Oracle: 10 000 x 8192 elements materialised from one 8192-element storage exceeds
+    // 4 x 8192 + 2^20 (TorchSave's materialisation limit); the naive reader allocated 1.27 GB.
+    [Fact]
+    public void OneStorageUnderTenThousandNamesIsRefusedAtTheMaterialisationLimit()
+    {
+        byte[] file = TorchArchive("archive", UnderManyNames(Contiguous("", "0", 8192), 10_000), [("0", new byte[8192 * sizeof(float)])]);
+
+        ShouldBeRefusedCheaply(() => TorchSave.Read<float>(new MemoryStream(file)),
+            "*10000 tensors hold 81920000 elements in total, but their 1 storages hold only 8192*at most 4 x the storage elements + 1048576 (1081344)*");
+    }
+
+    // Oracle: the same two storage elements under every name (torch's x[::2][:2] of a flat buffer), and a
+    // materialised total within the allowance. Overlap marks were once allocated per tensor over the whole
+    // storage: 20 000 x 128 KB here.
+    [Fact]
+    public void ManySmallStridedViewsOfALargeStorageLoadCheaply()
+    {
+        const int storageLength = 1 << 20;
+        byte[] storage = new byte[storageLength * sizeof(float)];
+        BitConverter.TryWriteBytes(storage.AsSpan(2 * sizeof(float)), 5f).Should().BeTrue();
+        byte[] pickle = UnderManyNames(new PickledTensor("", "FloatStorage", "0", storageLength, 0, [2], [2]), 20_000);
+        byte[] file = TorchArchive("archive", pickle, [("0", storage)]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+
+        IReadOnlyDictionary<string, System.Numerics.Tensors.Tensor<float>> read = TorchSave.Read<float>(new MemoryStream(file));
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().BeLessThan(AllocationBound);
+        read.Should().HaveCount(20_000);
+        read["k19999"].ToArray().Should().Equal(0f, 5f);
+    }
 }
