@@ -46,6 +46,12 @@ public static class TorchSave
     internal const int MaxReadsPerStorageElement = 4;
     internal const long MaterialisedElementAllowance = 1 << 20;
 
+    // torch.save stores its records uncompressed; a deflated record comes from re-zipping, where real weights
+    // shrink little. Deflate can expand a kilobyte to a megabyte, so a record may declare at most this ratio of
+    // its compressed size, except up to the allowance, which leaves room for zero-filled buffers.
+    internal const int MaxInflationRatio = 100;
+    internal const long InflationAllowance = 16 << 20;
+
     /// <summary>Reads every tensor in the <c>torch.save</c> file at <paramref name="path"/>.</summary>
     /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
     /// <param name="path">The .pt / .pth / .bin file.</param>
@@ -182,6 +188,12 @@ public static class TorchSave
     {
         if (maxLength > Array.MaxLength)
             throw new InvalidDataException($"torch.save record '{entry.FullName}' of {maxLength} bytes is larger than this reader supports.");
+        // Checked before inflating. The declared size may be a lie too: whatever the stream yields, the read below
+        // stops one byte past maxLength, which callers derive from the storage size the pickle needs.
+        if (entry.Length > InflationAllowance && entry.Length > (Int128)entry.CompressedLength * MaxInflationRatio)
+            throw new InvalidDataException(
+                $"torch.save record '{entry.FullName}' declares {entry.Length} bytes compressed into {entry.CompressedLength}; records over " +
+                $"{InflationAllowance} bytes may inflate at most {MaxInflationRatio} x their compressed size.");
 
         // A zip's size fields are only claims: the buffer grows as bytes actually arrive, so a forged size cannot
         // force a large allocation, and one byte past the limit is enough to tell that the record is too long.

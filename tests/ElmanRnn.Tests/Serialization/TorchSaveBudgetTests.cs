@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using ElmanRnn.Serialization;
 using static ElmanRnn.Tests.Serialization.SafeTensorsFiles;
 using static ElmanRnn.Tests.Serialization.TorchFiles;
@@ -108,5 +109,30 @@ public class TorchSaveBudgetTests
         (GC.GetAllocatedBytesForCurrentThread() - before).Should().BeLessThan(AllocationBound);
         read.Should().HaveCount(20_000);
         read["k19999"].ToArray().Should().Equal(0f, 5f);
+    }
+
+    // Oracle: a 128 MiB record deflated into ~130 KB declares about 1000 x its compressed size, over
+    // TorchSave.MaxInflationRatio and past its allowance; the naive reader ran out of memory inflating it.
+    [Fact]
+    public void ADeflateBombStorageIsRefusedBeforeInflating()
+    {
+        const int elements = 32 << 20;
+        byte[] file = Zip([("archive/data.pkl", StateDictPickle(Contiguous("w", "0", elements))), ("archive/data/0", new byte[elements * sizeof(float)])],
+            CompressionLevel.Optimal);
+        file.Length.Should().BeLessThan(1 << 20, "the point is a small file");
+
+        ShouldBeRefusedCheaply(() => TorchSave.Read<float>(new MemoryStream(file)),
+            $"*record 'archive/data/0' declares 134217728 bytes compressed into *; records over {TorchSave.InflationAllowance} bytes may inflate at most {TorchSave.MaxInflationRatio} x*");
+    }
+
+    // Oracle: the allowance of TorchSave's inflation rule; a re-zipped file's zero-filled buffer loads.
+    [Fact]
+    public void ADeflatedZeroStorageWithinTheAllowanceLoads()
+    {
+        const int elements = 1 << 20;
+        byte[] file = Zip([("archive/data.pkl", StateDictPickle(Contiguous("w", "0", elements))), ("archive/data/0", new byte[elements * sizeof(float)])],
+            CompressionLevel.Optimal);
+
+        TorchSave.Read<float>(new MemoryStream(file))["w"].ToArray().Should().HaveCount(elements).And.OnlyContain(x => x == 0f);
     }
 }
