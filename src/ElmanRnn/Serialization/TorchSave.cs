@@ -27,6 +27,12 @@ namespace ElmanRnn.Serialization;
 /// Storages are read in the byte order of the archive's <c>byteorder</c> record (little-endian when absent).
 /// A 0-dimensional tensor is returned with shape <c>[1]</c>, as <c>Tensor&lt;T&gt;</c> has no rank 0.
 /// </para>
+/// <para>
+/// Work is budgeted by what the file holds, so a small file cannot make the reader build far more than its size:
+/// flattening visits at most 100 000 dict entries (counting an entry again each time a memo reference reaches
+/// it), the tensors may hold at most 4 × the elements of their storages + 2^20, and a record over 16 MiB may
+/// declare at most 100 × its compressed size. Each limit is refused with <see cref="InvalidDataException"/>.
+/// </para>
 /// </remarks>
 public static class TorchSave
 {
