@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using ElmanRnn.Serialization;
+using ElmanRnn.Tests.Cli;
 using static ElmanRnn.Tests.Serialization.SafeTensorsFiles;
 using static ElmanRnn.Tests.Serialization.TorchFiles;
 
@@ -68,6 +69,28 @@ public class TorchSaveBudgetTests
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    // Oracle: as for TorchSave, the flattened-entry limit; `elman-rnn run` reports it and fails instead of hanging.
+    [Fact]
+    public void ElmanRnnRunRefusesADictDag()
+    {
+        string directory = Directory.CreateTempSubdirectory("elmanrnn-dag-").FullName;
+        try
+        {
+            string weights = Path.Combine(directory, "dag.pt"), input = Path.Combine(directory, "x.npy");
+            File.WriteAllBytes(weights, TorchArchive("archive", Dag(new PickleBuilder().Proto(2), 31, p => p.EmptyDict()).Stop().ToArray(), []));
+            File.WriteAllBytes(input, NpyFiles.Build(1, NpyFiles.Header("<f4", false, "(1, 1, 1)"), new byte[sizeof(float)]));
+
+            CliResult result = CliRunner.Invoke("run", "--weights", weights, "--input", input, "--output-dir", Path.Combine(directory, "out"));
+
+            result.ExitCode.Should().NotBe(0);
+            result.Error.Should().Contain($"more than {TorchSave.MaxFlattenedEntries} dict entries");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 
