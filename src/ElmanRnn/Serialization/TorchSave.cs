@@ -27,11 +27,36 @@ namespace ElmanRnn.Serialization;
 /// Storages are read in the byte order of the archive's <c>byteorder</c> record (little-endian when absent).
 /// A 0-dimensional tensor is returned with shape <c>[1]</c>, as <c>Tensor&lt;T&gt;</c> has no rank 0.
 /// </para>
+/// <para>
+/// Work is budgeted by what the file holds, so a small file cannot make the reader build far more than its size:
+/// flattening visits at most 100 000 dict entries (counting an entry again each time a memo reference reaches
+/// it), the tensors may hold at most 4 × the elements of their storages + 2^20, and a record over 16 MiB may
+/// declare at most 100 × its compressed size. Each limit is refused with <see cref="InvalidDataException"/>.
+/// </para>
 /// </remarks>
 public static class TorchSave
 {
     // Deeper nesting than this is not a checkpoint; the limit also stops a self-referencing dict.
     private const int MaxNesting = 32;
+
+    // The pickle's memo lets a few bytes reference one dict many times, so a DAG of dicts each holding the previous
+    // one twice flattens to 2^depth entries. Every entry visited while flattening counts, also when it is reached
+    // again through another reference; a state dict with optimiser state has thousands, not a hundred thousand.
+    internal const int MaxFlattenedEntries = 100_000;
+
+    // Each tensor is materialised as its own dense copy, so one storage referenced under many names multiplies
+    // what a file of a few kilobytes costs. Legitimate sharing is a handful of views per storage (tied weights,
+    // one state dict saved under two keys, views into a flat buffer, which together cover it once), so the
+    // elements materialised may be this many times the elements of the storages they read, plus an allowance
+    // that keeps small files with any sharing pattern loadable.
+    internal const int MaxReadsPerStorageElement = 4;
+    internal const long MaterialisedElementAllowance = 1 << 20;
+
+    // torch.save stores its records uncompressed; a deflated record comes from re-zipping, where real weights
+    // shrink little. Deflate can expand a kilobyte to a megabyte, so a record may declare at most this ratio of
+    // its compressed size, except up to the allowance, which leaves room for zero-filled buffers.
+    internal const int MaxInflationRatio = 100;
+    internal const long InflationAllowance = 16 << 20;
 
     /// <summary>Reads every tensor in the <c>torch.save</c> file at <paramref name="path"/>.</summary>
     /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
@@ -64,18 +89,44 @@ public static class TorchSave
             throw new InvalidDataException($"torch.save file holds {Describe(root)}, not a dict of tensors (a state_dict).");
 
         var found = new List<(string Name, TensorRef Tensor)>();
-        Collect(dict, "", 0, found);
+        int visited = 0;
+        Collect(dict, "", 0, found, ref visited);
 
-        var storages = new Dictionary<string, T[]>(StringComparer.Ordinal);
+        CheckMaterialisedSize(found);
+
+        var storages = new Dictionary<string, (T[] Values, BitArray Read)>(StringComparer.Ordinal);
         var tensors = new OrderedDictionary<string, Tensor<T>>(found.Count, StringComparer.Ordinal);
         foreach ((string name, TensorRef tensor) in found)
         {
-            if (!storages.TryGetValue(tensor.Storage.Key, out T[]? storage))
-                storages.Add(tensor.Storage.Key, storage = ReadStorage<T>(archive, prefix, tensor.Storage, bigEndian));
-            if (!tensors.TryAdd(name, Materialise(name, storage, tensor)))
+            if (!storages.TryGetValue(tensor.Storage.Key, out (T[] Values, BitArray Read) storage))
+            {
+                T[] values = ReadStorage<T>(archive, prefix, tensor.Storage, bigEndian);
+                storages.Add(tensor.Storage.Key, storage = (values, new BitArray(values.Length)));
+            }
+            if (!tensors.TryAdd(name, Materialise(name, storage.Values, storage.Read, tensor)))
                 throw new InvalidDataException($"torch.save file names the tensor '{name}' twice once nested dicts are flattened.");
         }
         return tensors;
+    }
+
+    // Runs before any storage is read: the storage lengths are the pickle's claims, which ReadStorage then holds
+    // against the records, so a file cannot pass this check with storages it does not contain.
+    private static void CheckMaterialisedSize(List<(string Name, TensorRef Tensor)> found)
+    {
+        Int128 materialised = 0, stored = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((_, TensorRef tensor) in found)
+        {
+            materialised += tensor.ElementCount;
+            if (seen.Add(tensor.Storage.Key))
+                stored += tensor.Storage.Length;
+        }
+        Int128 limit = stored * MaxReadsPerStorageElement + MaterialisedElementAllowance;
+        if (materialised > limit)
+            throw new InvalidDataException(
+                $"torch.save file's {found.Count} tensors hold {materialised} elements in total, but their {seen.Count} storages hold only {stored}; " +
+                $"at most {MaxReadsPerStorageElement} x the storage elements + {MaterialisedElementAllowance} ({limit}) are materialised, " +
+                "so a storage cannot be loaded under many names.");
     }
 
     private static ZipArchive OpenArchive(Stream stream)
@@ -143,6 +194,12 @@ public static class TorchSave
     {
         if (maxLength > Array.MaxLength)
             throw new InvalidDataException($"torch.save record '{entry.FullName}' of {maxLength} bytes is larger than this reader supports.");
+        // Checked before inflating. The declared size may be a lie too: whatever the stream yields, the read below
+        // stops one byte past maxLength, which callers derive from the storage size the pickle needs.
+        if (entry.Length > InflationAllowance && entry.Length > (Int128)entry.CompressedLength * MaxInflationRatio)
+            throw new InvalidDataException(
+                $"torch.save record '{entry.FullName}' declares {entry.Length} bytes compressed into {entry.CompressedLength}; records over " +
+                $"{InflationAllowance} bytes may inflate at most {MaxInflationRatio} x their compressed size.");
 
         // A zip's size fields are only claims: the buffer grows as bytes actually arrive, so a forged size cannot
         // force a large allocation, and one byte past the limit is enough to tell that the record is too long.
@@ -165,12 +222,16 @@ public static class TorchSave
         return buffer.ToArray();
     }
 
-    private static void Collect(OrderedDictionary<object, object?> dict, string prefix, int depth, List<(string, TensorRef)> found)
+    private static void Collect(OrderedDictionary<object, object?> dict, string prefix, int depth, List<(string, TensorRef)> found, ref int visited)
     {
         if (depth > MaxNesting)
             throw new InvalidDataException($"torch.save file nests dicts more than {MaxNesting} deep (at '{prefix}').");
         foreach ((object key, object? value) in dict)
         {
+            if (++visited > MaxFlattenedEntries)
+                throw new InvalidDataException(
+                    $"torch.save file expands to more than {MaxFlattenedEntries} dict entries once nested dicts are flattened (at '{prefix}'); " +
+                    "its pickle references the same dicts many times over.");
             if (key is not string name)
                 continue;
             switch (value)
@@ -179,43 +240,78 @@ public static class TorchSave
                     found.Add((prefix + name, tensor));
                     break;
                 case OrderedDictionary<object, object?> nested:
-                    Collect(nested, prefix + name + ".", depth + 1, found);
+                    Collect(nested, prefix + name + ".", depth + 1, found, ref visited);
                     break;
             }
         }
     }
 
-    private static Tensor<T> Materialise<T>(string name, T[] storage, TensorRef tensor)
+    // read: one mark per storage element, all clear between calls.
+    private static Tensor<T> Materialise<T>(string name, T[] storage, BitArray read, TensorRef tensor)
     {
         // dense: (size[0], ..., size[k-1]) row-major
         var dense = new T[tensor.ElementCount];
         long[] size = tensor.Size, stride = tensor.Stride;
-        var index = new long[size.Length];
-        long source = tensor.Offset;
-        // A view overlaps itself exactly when it reads some storage element twice (an expanded or stride-0 view
-        // does). Marking each element read decides that for any strides; the storage is in memory by now, so the
-        // marks cost an eighth of a byte per storage element, not a size the file merely claims.
-        var read = new BitArray(storage.Length);
-        for (int i = 0; i < dense.Length; i++)
+        if (IsContiguous(tensor))
         {
-            if (read[(int)source])
-                throw new InvalidDataException(
-                    $"torch.save tensor '{name}' of size ({string.Join(", ", size)}), stride ({string.Join(", ", stride)}) reads storage element {source} " +
-                    "more than once; views that overlap themselves (expanded, stride 0) are not supported.");
-            read[(int)source] = true;
-            dense[i] = storage[source];
-            // Odometer step: advance the last dimension and carry into earlier ones.
-            for (int d = size.Length - 1; d >= 0; d--)
+            Array.Copy(storage, tensor.Offset, dense, 0, dense.LongLength);
+        }
+        else
+        {
+            // A view overlaps itself exactly when it reads some storage element twice (an expanded or stride-0 view
+            // does). Marking each element read decides that for any strides. The marks belong to the storage and
+            // are cleared again afterwards, so they cost an eighth of a byte per storage element once, not once per
+            // tensor: a view of two elements over a large storage stays cheap however many names it has.
+            var walk = new ViewWalk(tensor);
+            for (int i = 0; i < dense.Length; i++, walk.Next())
             {
-                source += stride[d];
-                if (++index[d] < size[d])
-                    break;
-                source -= stride[d] * size[d];
-                index[d] = 0;
+                if (read[(int)walk.Source])
+                    throw new InvalidDataException(
+                        $"torch.save tensor '{name}' of size ({string.Join(", ", size)}), stride ({string.Join(", ", stride)}) reads storage element {walk.Source} " +
+                        "more than once; views that overlap themselves (expanded, stride 0) are not supported.");
+                read[(int)walk.Source] = true;
+                dense[i] = storage[walk.Source];
             }
+            walk = new ViewWalk(tensor);
+            for (int i = 0; i < dense.Length; i++, walk.Next())
+                read[(int)walk.Source] = false;
         }
         nint[] lengths = size.Length == 0 ? [1] : Array.ConvertAll(size, s => (nint)s);
         return Tensor.Create(dense, lengths);
+    }
+
+    // Row-major with no gaps (dimensions of length 1 may have any stride): such a view reads each element once.
+    private static bool IsContiguous(TensorRef tensor)
+    {
+        long expected = 1;
+        for (int d = tensor.Size.Length - 1; d >= 0; d--)
+        {
+            if (tensor.Size[d] != 1 && tensor.Stride[d] != expected)
+                return false;
+            expected *= tensor.Size[d];
+        }
+        return true;
+    }
+
+    /// <summary>The storage index of each element of a view, in row-major order of the view.</summary>
+    private sealed class ViewWalk(TensorRef tensor)
+    {
+        private readonly long[] _index = new long[tensor.Size.Length];
+
+        public long Source { get; private set; } = tensor.Offset;
+
+        // Odometer step: advance the last dimension and carry into earlier ones.
+        public void Next()
+        {
+            for (int d = _index.Length - 1; d >= 0; d--)
+            {
+                Source += tensor.Stride[d];
+                if (++_index[d] < tensor.Size[d])
+                    return;
+                Source -= tensor.Stride[d] * tensor.Size[d];
+                _index[d] = 0;
+            }
+        }
     }
 
     // Python's names for the values a pickle can leave, so the message reads like the saving side.
