@@ -271,7 +271,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 nameof(output));
         if (steps == 0)
             return;
-        RunStack(SequenceBatch.Dense(steps, batch), input, state.Values, output, state.Values);
+        // The state owns the inner layers' buffers: a pooled array can be trimmed away after a GC and re-allocated.
+        Span<T> scratch = Options.NumLayers > 1 ? state.Scratch(2 * (int)expected) : default;
+        RunStack(SequenceBatch.Dense(steps, batch), input, state.Values, output, state.Values, scratch);
     }
 
     /// <summary>
@@ -377,7 +379,10 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="h0">(NL·D, B, H) in sorted order, or empty for zeros; may be <paramref name="hn"/>'s memory.</param>
     /// <param name="output">(S, D·H) receives the last layer's output.</param>
     /// <param name="hn">(NL·D, B, H) receives the final states.</param>
-    private void RunStack(SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h0, Span<T> output, Span<T> hn)
+    /// <param name="scratch">(2, S, D·H) for the inner layers' outputs, owned by the caller (a streaming state), or
+    /// empty to rent it from the shared pool for this call.</param>
+    private void RunStack(SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h0, Span<T> output, Span<T> hn,
+        Span<T> scratch = default)
     {
         // A default h0 is zeros that PyTorch multiplies by W_hh like any state (a NaN there reaches the first step),
         // and a stream that starts from zeros must match a Forward without h0 bit for bit: so zeros are real here.
@@ -393,7 +398,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         int layerRows = batch.Rows * directions * Options.HiddenSize;
         LayerWeights<T>[] layers = _layers;
         // between: two (S, D·H) buffers the inner layers alternate between; the last layer writes output directly
-        T[]? between = layers.Length > 1 ? ArrayPool<T>.Shared.Rent(2 * layerRows) : null;
+        T[]? rented = layers.Length > 1 && scratch.Length < 2 * layerRows ? ArrayPool<T>.Shared.Rent(2 * layerRows) : null;
+        Span<T> between = rented is null ? scratch : rented;
         // One scan object per thread, reused: it only holds pointers while a call runs.
         LayerScan<T> scan = t_scan ??= new LayerScan<T>();
         WorkerTeam? team = MaxDegreeOfParallelism > 1 && WorkerTeam.Shared.MaxParts > 1 && WorkerTeam.Shared.TryAcquire()
@@ -403,7 +409,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             ReadOnlySpan<T> layerInput = x;
             for (int l = 0; l < layers.Length; l++)
             {
-                Span<T> layerOutput = l == layers.Length - 1 ? output : between.AsSpan((l % 2) * layerRows, layerRows);
+                Span<T> layerOutput = l == layers.Length - 1 ? output : between.Slice((l % 2) * layerRows, layerRows);
                 scan.Run(team, MaxDegreeOfParallelism, layers[l], batch, layerInput, layerOutput,
                     h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
                 if (Training && Options.Dropout > 0 && l < layers.Length - 1)
@@ -414,8 +420,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         finally
         {
             team?.Release();
-            if (between is not null)
-                ArrayPool<T>.Shared.Return(between);
+            if (rented is not null)
+                ArrayPool<T>.Shared.Return(rented);
             if (zeros is not null)
                 ArrayPool<T>.Shared.Return(zeros);
         }

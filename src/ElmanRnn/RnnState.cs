@@ -27,6 +27,7 @@ public sealed class RnnState<T> where T : unmanaged, IFloatingPointIeee754<T>
     private const int HeaderLength = 8 + 2 + 3 + 4 * 4 + 4;
 
     private readonly T[] _values;   // (NL, B, H)
+    private T[] _scratch = [];      // (2, steps, B, H): inner layers' outputs, grown to the largest chunk stepped
 
     internal RnnState(RnnOptions options, int batchSize)
     {
@@ -49,6 +50,14 @@ public sealed class RnnState<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal RnnOptions Options { get; }
 
     internal Span<T> Values => _values;
+
+    /// <summary>Workspace for <see cref="RnnLayer{T}.Step"/>: allocated only when a chunk is larger than any before.</summary>
+    internal Span<T> Scratch(int length)
+    {
+        if (_scratch.Length < length)
+            _scratch = GC.AllocateUninitializedArray<T>(length);
+        return _scratch.AsSpan(0, length);
+    }
 
     /// <summary>All streams back to zeros, as if newly created without h0.</summary>
     public void Reset() => Array.Clear(_values);
