@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Recurrence;
@@ -39,7 +40,11 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Random _random;
     private readonly object _randomGate = new();   // held while dropout draws from _random
     private readonly List<string> _warnings = [];
-    private LayerWeights<T>[] _layers;        // packed from _values; rebuilt whenever the values change
+    private LayerWeights<T>[] _layers;        // packed from _snapshot; rebuilt whenever the values change
+    private T[][] _snapshot = [];             // the values _layers was packed from, to see writes through Parameters()
+    private long _generation;                 // bumped by every repack; a tape records the one its forward used
+    private Parameter<T>[]? _parameters;      // made on first use; from then on every forward checks for writes
+    private readonly object _repackGate = new();
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
 
     [ThreadStatic]
@@ -106,6 +111,40 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             for (int i = 0; i < values.Length; i++)
                 values[i] = T.CreateChecked(-bound + 2 * bound * _random.NextDouble());
         Repack();
+    }
+
+    /// <summary>
+    /// PyTorch's <c>parameters()</c> / <c>named_parameters()</c>: every parameter in state-dict order, the same
+    /// objects on every call. Each <see cref="Parameter{T}.Value"/> is a live view of this layer's storage: writes to it
+    /// (an optimizer's step, or the caller's own) are used by the next <c>Forward</c> or <c>Step</c> with no refresh
+    /// call, as in-place edits of <c>param.data</c> are in PyTorch. Each <see cref="Parameter{T}.Grad"/> accumulates
+    /// what <see cref="Backward"/> computes.
+    /// </summary>
+    /// <remarks>Once the parameters have been handed out, every forward compares the values with the copy the kernels
+    /// were packed from (a memory compare, ~1 byte per cycle-fraction; repacked only when they differ). A layer whose
+    /// parameters are never asked for pays nothing.</remarks>
+    public IReadOnlyList<Parameter<T>> Parameters() => Params;
+
+    /// <summary>PyTorch's <c>zero_grad()</c>: sets every parameter's <see cref="Parameter{T}.Grad"/> to zero.</summary>
+    public void ZeroGrad()
+    {
+        foreach (Parameter<T> p in Params)
+            p.ZeroGrad();
+    }
+
+    private Parameter<T>[] Params
+    {
+        get
+        {
+            if (_parameters is null)
+            {
+                var made = new Parameter<T>[_specs.Length];
+                for (int i = 0; i < made.Length; i++)
+                    made[i] = new Parameter<T>(_specs[i].Name, _values[i], _specs[i].Shape);
+                Interlocked.CompareExchange(ref _parameters, made, null);
+            }
+            return _parameters;
+        }
     }
 
     /// <summary>
@@ -287,7 +326,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <returns>(output, h_n): see <see cref="PackedRnnResult{T}"/>.</returns>
     /// <exception cref="ArgumentException">Packed data not 2-D ("input must have 2 dimensions"); feature size ≠
     /// InputSize; h0 not (NL·D, B, H) ("Expected hidden size").</exception>
-    public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0 = null)
+    public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0 = null) => ForwardPacked(input, h0, null);
+
+    private PackedRnnResult<T> ForwardPacked(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T>? tape)
     {
         PackedLayout.Validate(input, h0, Options);
         int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
@@ -295,7 +336,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var output = GC.AllocateUninitializedArray<T>(rows.Rows * width);
         var hn = GC.AllocateUninitializedArray<T>(Options.NumLayers * directions * batch * Options.HiddenSize);
         RunStack(rows, TensorRows.RowMajor(input.Data), PackedLayout.SortHidden(h0, input.SortedIndicesSpan, Options.HiddenSize),
-            output, hn);
+            output, hn, default, tape);
         var packed = new PackedSequence<T>(Tensor.Create(output, [rows.Rows, width]), input.BatchSizesSpan,
             input.SortedIndices?.ToArray(), input.UnsortedIndices?.ToArray());
         return new PackedRnnResult<T>(packed, Tensor.Create(
@@ -329,6 +370,220 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new RnnResult<T>(PackedSequence.PadPacked(output, Options.BatchFirst, T.Zero, steps).Padded, hn);
     }
 
+    /// <summary>
+    /// <see cref="Forward(Tensor{T}, Tensor{T})"/> recording what <see cref="Backward"/> needs into
+    /// <paramref name="tape"/> (PyTorch's forward with autograd on). Output, h_n and the dropout masks drawn are those
+    /// of the forward without a tape, bit for bit.
+    /// </summary>
+    /// <param name="input">As for <see cref="Forward(Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="h0">Initial states, or null for zeros (then Backward returns no h0 gradient).</param>
+    /// <param name="tape">Filled by this call; its previous contents are replaced.</param>
+    /// <exception cref="ArgumentException">As for <see cref="Forward(Tensor{T}, Tensor{T})"/>.</exception>
+    public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0, RnnTape<T> tape)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
+        int directions = Options.Bidirectional ? 2 : 1;
+        Span<nint> shape = stackalloc nint[3];
+        int rank = DenseLayout.OutputShape(form, steps, batch, directions * Options.HiddenSize, shape);
+        var output = Tensor.Create(GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape[..rank])), shape[..rank]);
+        tape.OutputShape = shape[..rank].ToArray();
+        rank = DenseLayout.HiddenShape(form, Options.NumLayers * directions, batch, Options.HiddenSize, shape);
+        var hn = Tensor.Create(GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape[..rank])), shape[..rank]);
+        tape.HnShape = shape[..rank].ToArray();
+        RunDense(input, form, steps, batch, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)), tape);
+        tape.Kind = RnnTape<T>.InputKind.Dense;
+        tape.Form = form;
+        tape.InputShape = input.Lengths.ToArray();
+        tape.HasH0 = h0 is not null;
+        tape.H0Shape = h0?.Lengths.ToArray();
+        tape.Complete();
+        return new RnnResult<T>(output, hn);
+    }
+
+    /// <summary><see cref="Forward(PackedSequence{T}, Tensor{T})"/> recording what <see cref="Backward"/> needs into
+    /// <paramref name="tape"/>; Backward then takes gradOutput shaped like <c>Output.Data</c> (S, D·H) and returns the
+    /// gradient of the packed data (S, H_in).</summary>
+    /// <param name="input">As for <see cref="Forward(PackedSequence{T}, Tensor{T})"/>.</param>
+    /// <param name="h0">Initial states in the caller's batch order, or null for zeros.</param>
+    /// <param name="tape">Filled by this call.</param>
+    /// <exception cref="ArgumentException">As for <see cref="Forward(PackedSequence{T}, Tensor{T})"/>.</exception>
+    public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T> tape)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        var result = ForwardPacked(input, h0, tape);
+        tape.Kind = RnnTape<T>.InputKind.Packed;
+        tape.BatchSizes = input.BatchSizesSpan.ToArray();
+        tape.SortedIndices = input.SortedIndices?.ToArray();
+        tape.UnsortedIndices = input.UnsortedIndices?.ToArray();
+        tape.InputShape = input.Data.Lengths.ToArray();
+        tape.OutputShape = result.Output.Data.Lengths.ToArray();
+        tape.HnShape = result.Hn.Lengths.ToArray();
+        tape.HasH0 = h0 is not null;
+        tape.H0Shape = h0?.Lengths.ToArray();
+        tape.Complete();
+        return result;
+    }
+
+    /// <summary><see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/> recording what <see cref="Backward"/>
+    /// needs into <paramref name="tape"/>; Backward then takes gradOutput shaped like the padded output and returns a
+    /// padded input gradient that is exactly zero past each length (PyTorch's <c>pack_padded_sequence</c> backward).</summary>
+    /// <param name="input">As for <see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/>.</param>
+    /// <param name="lengths">N valid lengths, each in 1..L.</param>
+    /// <param name="h0">Initial states, or null for zeros.</param>
+    /// <param name="tape">Filled by this call.</param>
+    /// <exception cref="ArgumentException">As for <see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/>.</exception>
+    public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0, RnnTape<T> tape)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 3)
+            throw new ArgumentException(
+                $"Expected a padded 3D input (L, N, H_in) or (N, L, H_in) with lengths, got {input.Rank}D tensor " +
+                $"{TensorRows.Format(input.Lengths)}.", nameof(input));
+        int steps = (int)input.Lengths[Options.BatchFirst ? 1 : 0];
+        var packed = PackedSequence.PackPadded(input, lengths, Options.BatchFirst, enforceSorted: false);
+        var (output, hn) = Forward(packed, h0, tape);
+        var padded = PackedSequence.PadPacked(output, Options.BatchFirst, T.Zero, steps).Padded;
+        tape.Kind = RnnTape<T>.InputKind.Lengths;
+        tape.Lengths = lengths.ToArray();
+        tape.PaddedSteps = steps;
+        tape.InputShape = input.Lengths.ToArray();
+        tape.OutputShape = padded.Lengths.ToArray();
+        return new RnnResult<T>(padded, hn);
+    }
+
+    /// <summary>
+    /// Backpropagation through time for the forward recorded in <paramref name="tape"/>: exactly what PyTorch's
+    /// autograd gives for <c>loss = sum(output * gradOutput) + sum(h_n * gradHn)</c>. Adds (+=) every parameter's
+    /// gradient into its <see cref="Parameter{T}.Grad"/> (call <see cref="ZeroGrad"/> first for fresh ones) and returns
+    /// the gradients of the input and h0. Dropout masks are the forward's own (training mode).
+    /// </summary>
+    /// <param name="tape">Recorded by a Forward of this layer.</param>
+    /// <param name="gradOutput">d(loss)/d(output), shaped like that forward's output (packed input: like
+    /// <c>Output.Data</c>); null means zeros.</param>
+    /// <param name="gradHn">d(loss)/d(h_n), shaped like h_n; null means zeros.</param>
+    /// <returns>d/dinput, shaped like the input (zero past each length for the lengths overload), and d/dh0 (null
+    /// when the forward had no h0).</returns>
+    /// <exception cref="ArgumentException">The tape is empty or was recorded by another layer; a gradient of another
+    /// shape than its forward result.</exception>
+    /// <exception cref="InvalidOperationException">The parameters changed since that forward (PyTorch: "one of the
+    /// variables needed for gradient computation has been modified by an inplace operation").</exception>
+    public RnnGradients<T> Backward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        if (!ReferenceEquals(tape.Owner, this))
+            throw new ArgumentException(tape.Owner is null
+                ? "The tape holds no forward pass: pass it to Forward(..., tape) of this layer first."
+                : "The tape was recorded by another RnnLayer.", nameof(tape));
+        Sync();
+        if (tape.Generation != _generation)
+            throw new InvalidOperationException(
+                "The layer's parameters were modified after the forward that recorded this tape (PyTorch: one of the " +
+                "variables needed for gradient computation has been modified by an inplace operation). Run the forward again.");
+        if (gradOutput is not null && !gradOutput.Lengths.SequenceEqual(tape.OutputShape))
+            throw new ArgumentException(
+                $"gradOutput must be shaped like the forward's output {TensorRows.Format(tape.OutputShape)}; got " +
+                $"{TensorRows.Format(gradOutput.Lengths)}.", nameof(gradOutput));
+        if (gradHn is not null && !gradHn.Lengths.SequenceEqual(tape.HnShape))
+            throw new ArgumentException(
+                $"gradHn must be shaped like the forward's h_n {TensorRows.Format(tape.HnShape)}; got " +
+                $"{TensorRows.Format(gradHn.Lengths)}.", nameof(gradHn));
+
+        SequenceBatch batch = tape.Batch;
+        int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize, width = directions * hidden;
+        int rows = batch.Rows, layers = Options.NumLayers, perLayer = directions * batch.BatchSize * hidden;
+        bool packed = tape.Kind != RnnTape<T>.InputKind.Dense;
+
+        // dH: (S, D·H) d(loss)/d(this layer's output), canonical; starts as the caller's gradOutput
+        Span<T> dH = RnnTape<T>.Ensure(ref tape.GradA, rows * width);
+        if (gradOutput is null)
+            dH.Clear();
+        else if (tape.Kind == RnnTape<T>.InputKind.Lengths)
+            TensorRows.RowMajor(PackedSequence.PackPadded(gradOutput, tape.Lengths!, Options.BatchFirst, enforceSorted: false).Data).CopyTo(dH);
+        else if (!packed && tape.Form == InputForm.BatchFirst && batch.BatchSize > 1)
+        {
+            ReadOnlySpan<T> flat = TensorRows.RowMajor(gradOutput);   // (N, L, D·H) → (L, N, D·H)
+            for (int n = 0; n < batch.BatchSize; n++)
+                for (int t = 0; t < batch.Steps; t++)
+                    flat.Slice((n * batch.Steps + t) * width, width).CopyTo(dH.Slice((t * batch.BatchSize + n) * width, width));
+        }
+        else
+            TensorRows.RowMajor(gradOutput).CopyTo(dH);
+        // dhn: (NL·D, B, H) sorted order
+        ReadOnlySpan<T> dhn = gradHn is null ? new T[layers * perLayer]
+            : packed ? PackedLayout.SortHidden(gradHn, tape.SortedIndices, hidden) : TensorRows.RowMajor(gradHn);
+        var dh0 = new T[layers * perLayer];
+        var dInput = new T[rows * Options.InputSize];
+
+        Parameter<T>[] parameters = Params;
+        var gradients = new DirectionGradients<T>[layers][];
+        for (int l = 0; l < layers; l++)
+            gradients[l] = new DirectionGradients<T>[directions];
+        for (int i = 0; i < _specs.Length; i += Options.Bias ? 4 : 2)
+        {
+            ParameterSpec spec = _specs[i];
+            gradients[spec.Layer][spec.Direction] = new DirectionGradients<T>(parameters[i].Gradient,
+                parameters[i + 1].Gradient, Options.Bias ? parameters[i + 2].Gradient : null,
+                Options.Bias ? parameters[i + 3].Gradient : null);
+        }
+
+        LayerWeights<T>[] weights = _layers;
+        T[]? dropped = tape.Dropped && layers > 1 ? new T[rows * width] : null;   // layer l's input = h_(l-1) ⊙ mask
+        for (int l = layers - 1; l >= 0; l--)
+        {
+            ReadOnlySpan<T> x;
+            if (l == 0)
+                x = tape.Input.AsSpan(0, rows * Options.InputSize);
+            else if (dropped is not null)
+            {
+                TensorPrimitives.Multiply(tape.States[l - 1].AsSpan(0, rows * width), tape.MaskOf(l - 1), dropped);
+                x = dropped;
+            }
+            else
+                x = tape.States[l - 1].AsSpan(0, rows * width);
+            Span<T> dx = l == 0 ? dInput : RnnTape<T>.Ensure(ref tape.GradB, rows * width);
+            LayerBackward<T>.Run(weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
+                dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.AsSpan(l * perLayer, perLayer),
+                dx, Options.Nonlinearity == Nonlinearity.Relu);
+            if (l > 0)
+            {
+                if (tape.Dropped)
+                    TensorPrimitives.Multiply(dx, tape.MaskOf(l - 1), dx);
+                (tape.GradA, tape.GradB) = (tape.GradB, tape.GradA);
+                dH = tape.GradA.AsSpan(0, rows * width);
+            }
+        }
+
+        // canonical → the caller's forms
+        Tensor<T> inputGradient;
+        switch (tape.Kind)
+        {
+            case RnnTape<T>.InputKind.Packed:
+                inputGradient = Tensor.Create(dInput, tape.InputShape);
+                break;
+            case RnnTape<T>.InputKind.Lengths:
+                var data = new PackedSequence<T>(Tensor.Create(dInput, [rows, Options.InputSize]), tape.BatchSizes,
+                    tape.SortedIndices, tape.UnsortedIndices);
+                inputGradient = PackedSequence.PadPacked(data, Options.BatchFirst, T.Zero, tape.PaddedSteps).Padded;
+                break;
+            default:
+                if (tape.Form == InputForm.BatchFirst && batch.BatchSize > 1)
+                {
+                    var batchFirst = new T[dInput.Length];
+                    DenseLayout.ToBatchFirst<T>(dInput, batchFirst, batch.Steps, batch.BatchSize, Options.InputSize);
+                    dInput = batchFirst;
+                }
+                inputGradient = Tensor.Create(dInput, tape.InputShape);
+                break;
+        }
+        Tensor<T>? h0Gradient = null;
+        if (tape.HasH0)
+            h0Gradient = Tensor.Create(packed ? PackedLayout.UnsortHidden(dh0, tape.UnsortedIndices, hidden) : dh0,
+                tape.H0Shape!);
+        return new RnnGradients<T>(inputGradient, h0Gradient);
+    }
+
     /// <summary>PyTorch's repr, e.g. <c>RNN(10, 20, num_layers=2, bidirectional=True)</c> (nonlinearity is not shown,
     /// as in PyTorch).</summary>
     public override string ToString()
@@ -344,7 +599,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     // Dense input → canonical rows → the stack → the caller's memory (output in its own layout, h_n as is).
-    private void RunDense(Tensor<T> input, InputForm form, int steps, int batch, Tensor<T>? h0, Span<T> output, Span<T> hn)
+    private void RunDense(Tensor<T> input, InputForm form, int steps, int batch, Tensor<T>? h0, Span<T> output, Span<T> hn,
+        RnnTape<T>? tape = null)
     {
         T[]? rentedInput = null, rentedOutput = null;
         try
@@ -357,7 +613,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 rentedOutput = ArrayPool<T>.Shared.Rent(output.Length);
                 rows = rentedOutput.AsSpan(0, output.Length);
             }
-            RunStack(SequenceBatch.Dense(steps, batch), x, DenseLayout.Hidden(h0), rows, hn);
+            RunStack(SequenceBatch.Dense(steps, batch), x, DenseLayout.Hidden(h0), rows, hn, default, tape);
             if (rentedOutput is not null)
                 DenseLayout.ToBatchFirst<T>(rows, output, steps, batch, output.Length / Math.Max(1, steps * batch));
         }
@@ -381,9 +637,11 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="hn">(NL·D, B, H) receives the final states.</param>
     /// <param name="scratch">(2, S, D·H) for the inner layers' outputs, owned by the caller (a streaming state), or
     /// empty to rent it from the shared pool for this call.</param>
+    /// <param name="tape">When given, receives what Backward needs: x, every layer's output, the masks, h0.</param>
     private void RunStack(SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h0, Span<T> output, Span<T> hn,
-        Span<T> scratch = default)
+        Span<T> scratch = default, RnnTape<T>? tape = null)
     {
+        Sync();
         // A default h0 is zeros that PyTorch multiplies by W_hh like any state (a NaN there reaches the first step),
         // and a stream that starts from zeros must match a Forward without h0 bit for bit: so zeros are real here.
         T[]? zeros = null;
@@ -407,13 +665,17 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         try
         {
             ReadOnlySpan<T> layerInput = x;
+            bool dropout = Training && Options.Dropout > 0;
+            if (tape is not null)
+                tape.Record(this, _generation, layers.Length, dropout, batch, x, h0, layerRows);
             for (int l = 0; l < layers.Length; l++)
             {
                 Span<T> layerOutput = l == layers.Length - 1 ? output : between.Slice((l % 2) * layerRows, layerRows);
                 scan.Run(team, MaxDegreeOfParallelism, layers[l], batch, layerInput, layerOutput,
                     h0.Slice(l * perLayer, perLayer), hn.Slice(l * perLayer, perLayer), activation);
-                if (Training && Options.Dropout > 0 && l < layers.Length - 1)
-                    Dropout.Apply(layerOutput, Options.Dropout, _random, _randomGate);
+                tape?.SaveStates(l, layerOutput);
+                if (dropout && l < layers.Length - 1)
+                    Dropout.Apply(layerOutput, Options.Dropout, _random, _randomGate, tape is null ? default : tape.MaskOf(l));
                 layerInput = layerOutput;
             }
         }
@@ -427,28 +689,49 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
+    // Sees writes made through Parameters() since the last pack: a byte compare (NaN payloads included) against the
+    // values the kernels were packed from, and a repack when anything differs.
+    private void Sync()
+    {
+        if (_parameters is null)
+            return;
+        T[][] snapshot = _snapshot;
+        for (int i = 0; i < _values.Length; i++)
+            if (!MemoryMarshal.AsBytes(_values[i].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(snapshot[i].AsSpan())))
+            {
+                lock (_repackGate)
+                    Repack();
+                return;
+            }
+    }
+
     private void Repack()
     {
         int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize;
+        // The kernels read copies, never _values: a write during a forward cannot tear its weights, and the copy is
+        // what the next Sync compares with.
+        var snapshot = new T[_values.Length][];
+        for (int i = 0; i < snapshot.Length; i++)
+            snapshot[i] = (T[])_values[i].Clone();
         // Per layer: W_ih of every direction stacked (D·H, H_in of the layer), b_ih + b_hh (D·H), W_hh per direction.
         var inputWeights = new T[Options.NumLayers][];
         var biases = new T[]?[Options.NumLayers];
-        var hiddenWeights = new PackedMatrix<T>[Options.NumLayers][];
+        var hiddenWeights = new T[Options.NumLayers][][];
         for (int l = 0; l < Options.NumLayers; l++)
         {
             inputWeights[l] = new T[directions * hidden * InputWidth(l)];
             biases[l] = Options.Bias ? new T[directions * hidden] : null;
-            hiddenWeights[l] = new PackedMatrix<T>[directions];
+            hiddenWeights[l] = new T[directions][];
         }
         // One pass over the parameters (a pass per layer made construction quadratic in the number of layers).
         for (int i = 0; i < _specs.Length; i++)
         {
             ParameterSpec spec = _specs[i];
-            T[] v = _values[i];
+            T[] v = snapshot[i];
             switch (spec.Kind)
             {
                 case ParameterKind.WeightIh: v.CopyTo(inputWeights[spec.Layer], spec.Direction * v.Length); break;
-                case ParameterKind.WeightHh: hiddenWeights[spec.Layer][spec.Direction] = PackedMatrix<T>.Pack(v, hidden, hidden); break;
+                case ParameterKind.WeightHh: hiddenWeights[spec.Layer][spec.Direction] = v; break;
                 default:
                     T[] bias = biases[spec.Layer]!;
                     for (int j = 0; j < hidden; j++)
@@ -458,9 +741,10 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         var layers = new LayerWeights<T>[Options.NumLayers];
         for (int l = 0; l < layers.Length; l++)
-            layers[l] = new LayerWeights<T>(PackedMatrix<T>.Pack(inputWeights[l], directions * hidden, InputWidth(l)),
-                biases[l], hiddenWeights[l]);
+            layers[l] = new LayerWeights<T>(inputWeights[l], InputWidth(l), biases[l], hiddenWeights[l]);
+        _snapshot = snapshot;
         _layers = layers;
+        _generation++;
     }
 
     private int InputWidth(int layer) => layer == 0 ? Options.InputSize : (Options.Bidirectional ? 2 : 1) * Options.HiddenSize;

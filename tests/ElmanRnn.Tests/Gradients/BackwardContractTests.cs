@@ -1,0 +1,133 @@
+using System.Numerics.Tensors;
+
+namespace ElmanRnn.Tests.Gradients;
+
+/// <summary>Backward's contract beyond the numbers: accumulation, errors, batch 0, float32, thread counts, spec 62.</summary>
+public class BackwardContractTests
+{
+    private static RnnLayer<T> Layer<T>(bool bi = false, int layers = 2) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> =>
+        new(new RnnOptions { InputSize = 3, HiddenSize = 5, NumLayers = layers, Bidirectional = bi }, new Random(3)) { Training = false };
+
+    [Fact]
+    public void Gradients_accumulate_until_ZeroGrad()
+    {
+        // Oracle: linearity — two identical backward passes give exactly twice one (x + x is exact in binary).
+        var layer = Layer<double>();
+        var input = Tensor.Create(TestTensors.Random(new Random(1), 4 * 2 * 3), [4, 2, 3]);
+        var tape = new RnnTape<double>();
+        var (output, _) = layer.Forward(input, null, tape);
+        var g = Tensor.Create(TestTensors.Random(new Random(2), (int)output.FlattenedLength), output.Lengths.ToArray());
+        layer.Backward(tape, g, null);
+        var once = layer.Parameters().Select(p => p.Grad.ToDoubles()).ToArray();
+        layer.Backward(tape, g, null);
+        for (int i = 0; i < once.Length; i++)
+            layer.Parameters()[i].Grad.ToDoubles().Should().Equal(once[i].Select(v => 2 * v));
+        layer.ZeroGrad();
+        layer.Parameters().Should().OnlyContain(p => p.Grad.ToDoubles().All(v => v == 0));
+        layer.Parameters().Should().BeSameAs(layer.Parameters());
+    }
+
+    [Fact]
+    public void Null_upstream_gradients_give_zero_gradients()
+    {
+        var layer = Layer<float>();
+        var input = Tensor.Create(new float[4 * 2 * 3], [4, 2, 3]);
+        var tape = new RnnTape<float>();
+        layer.Forward(input, Tensor.Create(new float[2 * 2 * 5], [2, 2, 5]), tape);
+        var g = layer.Backward(tape, null, null);
+        g.Input.ToDoubles().Should().OnlyContain(v => v == 0);
+        g.H0!.ToDoubles().Should().OnlyContain(v => v == 0);
+        layer.Parameters().Should().OnlyContain(p => p.Grad.ToDoubles().All(v => v == 0));
+    }
+
+    [Fact]
+    public void Batch_zero_runs_and_gives_empty_gradients()
+    {
+        // spec §8: batch-0 input, backward runs without error
+        var layer = Layer<double>(bi: true);
+        var tape = new RnnTape<double>();
+        var (output, hn) = layer.Forward(Tensor.Create(Array.Empty<double>(), [3, 0, 3]), null, tape);
+        var g = layer.Backward(tape, Tensor.Create(Array.Empty<double>(), output.Lengths.ToArray()), null);
+        g.Input.Lengths.ToArray().Should().Equal(3, 0, 3);
+        layer.Parameters().Should().OnlyContain(p => p.Grad.ToDoubles().All(v => v == 0));
+    }
+
+    [Fact]
+    public void Wrong_tapes_and_shapes_are_refused_with_clear_messages()
+    {
+        var layer = Layer<double>();
+        var other = Layer<double>();
+        var tape = new RnnTape<double>();
+        layer.Invoking(l => l.Backward(tape, null, null)).Should().Throw<ArgumentException>().WithMessage("*holds no forward*");
+        var input = Tensor.Create(new double[4 * 2 * 3], [4, 2, 3]);
+        layer.Forward(input, null, tape);
+        other.Invoking(l => l.Backward(tape, null, null)).Should().Throw<ArgumentException>().WithMessage("*another RnnLayer*");
+        layer.Invoking(l => l.Backward(tape, Tensor.Create(new double[4 * 2 * 4], [4, 2, 4]), null))
+            .Should().Throw<ArgumentException>().WithMessage("*gradOutput must be shaped like*[4, 2, 5]*got [4, 2, 4]*");
+        layer.Invoking(l => l.Backward(tape, null, Tensor.Create(new double[2 * 5], [2, 5])))
+            .Should().Throw<ArgumentException>().WithMessage("*gradHn*[2, 2, 5]*got [2, 5]*");
+        // A parameter changed between forward and backward: PyTorch's in-place modification error
+        Flat(layer.Parameters()[0].Value)[0] += 1;
+        layer.Invoking(l => l.Backward(tape, null, null)).Should().Throw<InvalidOperationException>().WithMessage("*modified*");
+    }
+
+    [Fact]
+    public void Writes_to_parameter_values_reach_the_next_forward()
+    {
+        // spec case 62: zeroing W_hh and b_hh removes the recurrence: output_t = tanh(x_t·W_ihᵀ + b_ih) (hand oracle)
+        var layer = Layer<double>(layers: 1);
+        var p = layer.Parameters();
+        p.Single(q => q.Name == "weight_hh_l0").Value.Fill(0);
+        p.Single(q => q.Name == "bias_hh_l0").Value.Fill(0);
+        var x = TestTensors.Random(new Random(4), 2 * 3);
+        var (output, _) = layer.Forward(Tensor.Create(x, [2, 3]));
+        var w = p.Single(q => q.Name == "weight_ih_l0").Value.ToDoubles();
+        var b = p.Single(q => q.Name == "bias_ih_l0").Value.ToDoubles();
+        var got = output.ToDoubles();
+        for (int t = 0; t < 2; t++)
+            for (int j = 0; j < 5; j++)
+                got[t * 5 + j].Should().BeApproximately(Math.Tanh(b[j] + Enumerable.Range(0, 3).Sum(k => x[t * 3 + k] * w[j * 3 + k])), 1e-14);
+    }
+
+    [Fact]
+    public void Gradients_are_bitwise_the_same_for_any_thread_count_and_alone_or_in_a_batch()
+    {
+        // Oracle: the same computation at 1 thread and alone; d/dinput rows never mix sequences.
+        var opts = new RnnOptions { InputSize = 64, HiddenSize = 128, NumLayers = 2, Bidirectional = true };
+        var random = new Random(8);
+        var x = Tensor.Create(TestTensors.Random(random, 50 * 4 * 64).Select(v => (float)v).ToArray(), [50, 4, 64]);
+        var gO = TestTensors.Random(random, 50 * 4 * 256).Select(v => (float)v).ToArray();
+        float[] Run(int threads, out float[][] parameterGrads)
+        {
+            var layer = new RnnLayer<float>(opts, new Random(9)) { Training = false, MaxDegreeOfParallelism = threads };
+            var tape = new RnnTape<float>();
+            layer.Forward(x, null, tape);
+            var g = layer.Backward(tape, Tensor.Create(gO, [50, 4, 256]), null);
+            parameterGrads = layer.Parameters().Select(p => p.Grad.ToDoubles().Select(v => (float)v).ToArray()).ToArray();
+            return g.Input.ToDoubles().Select(v => (float)v).ToArray();
+        }
+        var one = Run(1, out var p1);
+        var two = Run(2, out var p2);
+        two.Should().Equal(one);
+        for (int i = 0; i < p1.Length; i++) p2[i].Should().Equal(p1[i]);
+
+        // sequence 1 alone: its gradOutput column, every other sequence absent
+        var alone = new RnnLayer<float>(opts, new Random(9)) { Training = false };
+        var xs = new float[50 * 64];
+        var gs = new float[50 * 256];
+        var xf = x.ToDoubles();
+        for (int t = 0; t < 50; t++)
+        {
+            for (int k = 0; k < 64; k++) xs[t * 64 + k] = (float)xf[(t * 4 + 1) * 64 + k];
+            for (int k = 0; k < 256; k++) gs[t * 256 + k] = gO[(t * 4 + 1) * 256 + k];
+        }
+        var tapeAlone = new RnnTape<float>();
+        alone.Forward(Tensor.Create(xs, [50, 1, 64]), null, tapeAlone);
+        var ga = alone.Backward(tapeAlone, Tensor.Create(gs, [50, 1, 256]), null).Input.ToDoubles().Select(v => (float)v).ToArray();
+        for (int t = 0; t < 50; t++)
+            ga.AsSpan(t * 64, 64).ToArray().Should().Equal(one.AsSpan((t * 4 + 1) * 64, 64).ToArray());
+    }
+
+    private static Span<double> Flat(Tensor<double> t) =>
+        System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref t.GetPinnableReference(), (int)t.FlattenedLength);
+}
