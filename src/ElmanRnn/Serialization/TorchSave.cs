@@ -34,7 +34,7 @@ namespace ElmanRnn.Serialization;
 /// declare at most 100 × its compressed size. Each limit is refused with <see cref="InvalidDataException"/>.
 /// </para>
 /// </remarks>
-public static class TorchSave
+public static partial class TorchSave
 {
     // Deeper nesting than this is not a checkpoint; the limit also stops a self-referencing dict.
     private const int MaxNesting = 32;
