@@ -529,30 +529,39 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
 
         LayerWeights<T>[] weights = _layers;
-        T[]? dropped = tape.Dropped && layers > 1 ? new T[rows * width] : null;   // layer l's input = h_(l-1) ⊙ mask
-        for (int l = layers - 1; l >= 0; l--)
+        WorkerTeam? team = MaxDegreeOfParallelism > 1 && WorkerTeam.Shared.MaxParts > 1 && WorkerTeam.Shared.TryAcquire()
+            ? WorkerTeam.Shared : null;
+        try
         {
-            ReadOnlySpan<T> x;
-            if (l == 0)
-                x = tape.Input.AsSpan(0, rows * Options.InputSize);
-            else if (dropped is not null)
+            T[]? dropped = tape.Dropped && layers > 1 ? new T[rows * width] : null;   // layer l's input = h_(l-1) ⊙ mask
+            for (int l = layers - 1; l >= 0; l--)
             {
-                TensorPrimitives.Multiply(tape.States[l - 1].AsSpan(0, rows * width), tape.MaskOf(l - 1), dropped);
-                x = dropped;
+                ReadOnlySpan<T> x;
+                if (l == 0)
+                    x = tape.Input.AsSpan(0, rows * Options.InputSize);
+                else if (dropped is not null)
+                {
+                    TensorPrimitives.Multiply(tape.States[l - 1].AsSpan(0, rows * width), tape.MaskOf(l - 1), dropped);
+                    x = dropped;
+                }
+                else
+                    x = tape.States[l - 1].AsSpan(0, rows * width);
+                Span<T> dx = l == 0 ? dInput : RnnTape<T>.Ensure(ref tape.GradB, rows * width);
+                LayerBackward<T>.Run(team, MaxDegreeOfParallelism, weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
+                    dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.AsSpan(l * perLayer, perLayer),
+                    dx, Options.Nonlinearity == Nonlinearity.Relu);
+                if (l > 0)
+                {
+                    if (tape.Dropped)
+                        TensorPrimitives.Multiply(dx, tape.MaskOf(l - 1), dx);
+                    (tape.GradA, tape.GradB) = (tape.GradB, tape.GradA);
+                    dH = tape.GradA.AsSpan(0, rows * width);
+                }
             }
-            else
-                x = tape.States[l - 1].AsSpan(0, rows * width);
-            Span<T> dx = l == 0 ? dInput : RnnTape<T>.Ensure(ref tape.GradB, rows * width);
-            LayerBackward<T>.Run(weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
-                dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.AsSpan(l * perLayer, perLayer),
-                dx, Options.Nonlinearity == Nonlinearity.Relu);
-            if (l > 0)
-            {
-                if (tape.Dropped)
-                    TensorPrimitives.Multiply(dx, tape.MaskOf(l - 1), dx);
-                (tape.GradA, tape.GradB) = (tape.GradB, tape.GradA);
-                dH = tape.GradA.AsSpan(0, rows * width);
-            }
+        }
+        finally
+        {
+            team?.Release();
         }
 
         // canonical → the caller's forms

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
+using ElmanRnn.Threading;
 
 namespace ElmanRnn.Recurrence;
 
@@ -40,7 +41,9 @@ internal static class LayerBackward<T> where T : unmanaged, IFloatingPointIeee75
     /// <param name="dh0">(D, B, H) receives d(loss)/d(h0).</param>
     /// <param name="dx">(S, K) receives d(loss)/d(x).</param>
     /// <param name="relu">φ is ReLU (else tanh).</param>
-    public static void Run(LayerWeights<T> weights, DirectionGradients<T>[] gradients, SequenceBatch batch,
+    /// <param name="team">The team the caller holds for the large products, or null.</param>
+    /// <param name="parts">Most threads to use.</param>
+    public static void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, DirectionGradients<T>[] gradients, SequenceBatch batch,
         ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> dh, ReadOnlySpan<T> dhn, ReadOnlySpan<T> h0, Span<T> dh0,
         Span<T> dx, bool relu)
     {
@@ -138,9 +141,9 @@ internal static class LayerBackward<T> where T : unmanaged, IFloatingPointIeee75
                 for (int c = 0; c < hidden; c++)
                     dzT[c * rows + r] = src[c];
             }
-            Gemm.Run(dzT, rows, hidden, xT, inputWeightGrad, k, GemmInit.Zero, default, Activation.Identity);
-            Gemm.Run(dzT, rows, hidden, PackedMatrix<T>.PackTransposed(previous.AsSpan(0, rows * hidden), rows, hidden),
-                hiddenWeightGrad, hidden, GemmInit.Zero, default, Activation.Identity);
+            RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, xT, inputWeightGrad, k);
+            RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden,
+                PackedMatrix<T>.PackTransposed(previous.AsSpan(0, rows * hidden), rows, hidden), hiddenWeightGrad, hidden);
             TensorPrimitives.Add(g.InputWeights, inputWeightGrad, g.InputWeights);
             TensorPrimitives.Add(g.HiddenWeights, hiddenWeightGrad, g.HiddenWeights);
             if (g.InputBias is not null && g.HiddenBias is not null)
@@ -152,6 +155,6 @@ internal static class LayerBackward<T> where T : unmanaged, IFloatingPointIeee75
             }
         }
         // dX = dZ·W_ih over all rows, both directions at once
-        Gemm.Run(dh, width, rows, weights.InputWeightsTransposed, dx, k, GemmInit.Zero, default, Activation.Identity);
+        RowSplitGemm<T>.Run(team, parts, dh, width, rows, weights.InputWeightsTransposed, dx, k);
     }
 }
