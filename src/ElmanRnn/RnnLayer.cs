@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Recurrence;
@@ -39,7 +40,11 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Random _random;
     private readonly object _randomGate = new();   // held while dropout draws from _random
     private readonly List<string> _warnings = [];
-    private LayerWeights<T>[] _layers;        // packed from _values; rebuilt whenever the values change
+    private LayerWeights<T>[] _layers;        // packed from _snapshot; rebuilt whenever the values change
+    private T[][] _snapshot = [];             // the values _layers was packed from, to see writes through Parameters()
+    private long _generation;                 // bumped by every repack; a tape records the one its forward used
+    private Parameter<T>[]? _parameters;      // made on first use; from then on every forward checks for writes
+    private readonly object _repackGate = new();
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
 
     [ThreadStatic]
@@ -106,6 +111,40 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             for (int i = 0; i < values.Length; i++)
                 values[i] = T.CreateChecked(-bound + 2 * bound * _random.NextDouble());
         Repack();
+    }
+
+    /// <summary>
+    /// PyTorch's <c>parameters()</c> / <c>named_parameters()</c>: every parameter in state-dict order, the same
+    /// objects on every call. Each <see cref="Parameter{T}.Value"/> is a live view of this layer's storage: writes to it
+    /// (an optimizer's step, or the caller's own) are used by the next <c>Forward</c> or <c>Step</c> with no refresh
+    /// call, as in-place edits of <c>param.data</c> are in PyTorch. Each <see cref="Parameter{T}.Grad"/> accumulates
+    /// what <see cref="Backward"/> computes.
+    /// </summary>
+    /// <remarks>Once the parameters have been handed out, every forward compares the values with the copy the kernels
+    /// were packed from (a memory compare, ~1 byte per cycle-fraction; repacked only when they differ). A layer whose
+    /// parameters are never asked for pays nothing.</remarks>
+    public IReadOnlyList<Parameter<T>> Parameters() => Params;
+
+    /// <summary>PyTorch's <c>zero_grad()</c>: sets every parameter's <see cref="Parameter{T}.Grad"/> to zero.</summary>
+    public void ZeroGrad()
+    {
+        foreach (Parameter<T> p in Params)
+            p.ZeroGrad();
+    }
+
+    private Parameter<T>[] Params
+    {
+        get
+        {
+            if (_parameters is null)
+            {
+                var made = new Parameter<T>[_specs.Length];
+                for (int i = 0; i < made.Length; i++)
+                    made[i] = new Parameter<T>(_specs[i].Name, _values[i], _specs[i].Shape);
+                Interlocked.CompareExchange(ref _parameters, made, null);
+            }
+            return _parameters;
+        }
     }
 
     /// <summary>
@@ -329,6 +368,15 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new RnnResult<T>(PackedSequence.PadPacked(output, Options.BatchFirst, T.Zero, steps).Padded, hn);
     }
 
+    /// <summary>stub</summary>
+    public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0, RnnTape<T> tape) => throw new NotImplementedException();
+    /// <summary>stub</summary>
+    public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T> tape) => throw new NotImplementedException();
+    /// <summary>stub</summary>
+    public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0, RnnTape<T> tape) => throw new NotImplementedException();
+    /// <summary>stub</summary>
+    public RnnGradients<T> Backward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn) => throw new NotImplementedException();
+
     /// <summary>PyTorch's repr, e.g. <c>RNN(10, 20, num_layers=2, bidirectional=True)</c> (nonlinearity is not shown,
     /// as in PyTorch).</summary>
     public override string ToString()
@@ -427,28 +475,49 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
+    // Sees writes made through Parameters() since the last pack: a byte compare (NaN payloads included) against the
+    // values the kernels were packed from, and a repack when anything differs.
+    private void Sync()
+    {
+        if (_parameters is null)
+            return;
+        T[][] snapshot = _snapshot;
+        for (int i = 0; i < _values.Length; i++)
+            if (!MemoryMarshal.AsBytes(_values[i].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(snapshot[i].AsSpan())))
+            {
+                lock (_repackGate)
+                    Repack();
+                return;
+            }
+    }
+
     private void Repack()
     {
         int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize;
+        // The kernels read copies, never _values: a write during a forward cannot tear its weights, and the copy is
+        // what the next Sync compares with.
+        var snapshot = new T[_values.Length][];
+        for (int i = 0; i < snapshot.Length; i++)
+            snapshot[i] = (T[])_values[i].Clone();
         // Per layer: W_ih of every direction stacked (D·H, H_in of the layer), b_ih + b_hh (D·H), W_hh per direction.
         var inputWeights = new T[Options.NumLayers][];
         var biases = new T[]?[Options.NumLayers];
-        var hiddenWeights = new PackedMatrix<T>[Options.NumLayers][];
+        var hiddenWeights = new T[Options.NumLayers][][];
         for (int l = 0; l < Options.NumLayers; l++)
         {
             inputWeights[l] = new T[directions * hidden * InputWidth(l)];
             biases[l] = Options.Bias ? new T[directions * hidden] : null;
-            hiddenWeights[l] = new PackedMatrix<T>[directions];
+            hiddenWeights[l] = new T[directions][];
         }
         // One pass over the parameters (a pass per layer made construction quadratic in the number of layers).
         for (int i = 0; i < _specs.Length; i++)
         {
             ParameterSpec spec = _specs[i];
-            T[] v = _values[i];
+            T[] v = snapshot[i];
             switch (spec.Kind)
             {
                 case ParameterKind.WeightIh: v.CopyTo(inputWeights[spec.Layer], spec.Direction * v.Length); break;
-                case ParameterKind.WeightHh: hiddenWeights[spec.Layer][spec.Direction] = PackedMatrix<T>.Pack(v, hidden, hidden); break;
+                case ParameterKind.WeightHh: hiddenWeights[spec.Layer][spec.Direction] = v; break;
                 default:
                     T[] bias = biases[spec.Layer]!;
                     for (int j = 0; j < hidden; j++)
@@ -458,9 +527,10 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         var layers = new LayerWeights<T>[Options.NumLayers];
         for (int l = 0; l < layers.Length; l++)
-            layers[l] = new LayerWeights<T>(PackedMatrix<T>.Pack(inputWeights[l], directions * hidden, InputWidth(l)),
-                biases[l], hiddenWeights[l]);
+            layers[l] = new LayerWeights<T>(inputWeights[l], InputWidth(l), biases[l], hiddenWeights[l]);
+        _snapshot = snapshot;
         _layers = layers;
+        _generation++;
     }
 
     private int InputWidth(int layer) => layer == 0 ? Options.InputSize : (Options.Bidirectional ? 2 : 1) * Options.HiddenSize;

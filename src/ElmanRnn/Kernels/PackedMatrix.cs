@@ -61,4 +61,25 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
         }
         return packed;
     }
+
+    /// <summary>
+    /// Packs the transpose of M (rows, cols), row-major, i.e. W = Mᵀ of shape (N = cols, K = rows), for C = A·M:
+    /// the backward's products (dX = dZ·W_ih, dh = dz·W_hh, dW = dZᵀ·X over the saved rows). Each panel row reads
+    /// a contiguous stretch of one row of M.
+    /// </summary>
+    public static PackedMatrix<T> PackTransposed(ReadOnlySpan<T> m, int rows, int cols)
+    {
+        int panelWidth = Gemm.PanelWidth<T>();
+        if (m.Length != (long)rows * cols)
+            throw new ArgumentException($"Expected {rows}x{cols} = {(long)rows * cols} elements, got {m.Length}.", nameof(m));
+        var packed = new PackedMatrix<T>(cols, rows, panelWidth);
+        for (int panel = 0; panel < packed.PanelCount; panel++)
+        {
+            int first = panel * panelWidth, width = Math.Min(panelWidth, cols - first);
+            Span<T> dst = packed._panels.AsSpan(packed._offset + panel * rows * panelWidth, rows * panelWidth);
+            for (int p = 0; p < rows; p++)
+                m.Slice(p * cols + first, width).CopyTo(dst.Slice(p * panelWidth, width));
+        }
+        return packed;
+    }
 }

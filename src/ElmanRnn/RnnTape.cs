@@ -1,0 +1,59 @@
+using System.Numerics;
+using ElmanRnn.Layout;
+
+namespace ElmanRnn;
+
+/// <summary>
+/// What one training forward keeps for <see cref="RnnLayer{T}.Backward"/>, as PyTorch's autograd graph keeps the
+/// tensors an RNN's backward needs: the layer inputs, every layer's states, the dropout masks drawn and h0. Pass a tape
+/// to a <c>Forward</c> overload, then to <c>Backward</c>. Reusable: the next forward with the same tape overwrites it,
+/// and its buffers are kept, so a training loop with one tape allocates them once. Backward may be called more than
+/// once for one forward (as with <c>retain_graph=True</c>). Not for concurrent use by two calls.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class RnnTape<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>An empty tape, filled by the first forward it is passed to.</summary>
+    public RnnTape() { }
+
+    internal enum InputKind { Dense, Packed, Lengths }
+
+    // What was recorded, and by whom: Backward refuses a tape of another layer, an empty one, or one whose layer's
+    // parameters changed since (PyTorch: "modified by an inplace operation").
+    internal object? Owner;
+    internal long Generation;
+    internal InputKind Kind;
+    internal bool HasH0;
+
+    // Shapes to check the upstream gradients against and to give the results.
+    internal InputForm Form;
+    internal nint[] InputShape = [];
+    internal nint[] OutputShape = [];
+    internal nint[] HnShape = [];
+    internal nint[]? H0Shape;
+
+    // The canonical form the recurrence ran over, and for packed / lengths input how to go back to the caller's.
+    internal SequenceBatch Batch;
+    internal int[] BatchSizes = [];
+    internal int[]? SortedIndices, UnsortedIndices;
+    internal int[]? Lengths;
+    internal int PaddedSteps;
+
+    // Saved tensors, canonical (time-major rows, sorted sequences):
+    internal T[] Input = [];          // (S, H_in) layer 0's input
+    internal T[][] States = [];       // NL × (S, D·H) every layer's output, before dropout
+    internal T[][] Masks = [];        // (NL - 1) × (S, D·H) dropout multipliers (0 or 1/(1-p)) when dropout ran
+    internal bool Dropped;
+    internal T[] H0 = [];             // (NL·D, B, H) initial states, zeros when none was given
+
+    // Backward's workspace, kept for the next call.
+    internal T[] GradA = [], GradB = [];
+
+    /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> elements (contents not kept).</summary>
+    internal static Span<T> Ensure(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length)
+            buffer = GC.AllocateUninitializedArray<T>(length);
+        return buffer.AsSpan(0, length);
+    }
+}
