@@ -27,6 +27,18 @@ fixtures.SetAction(parsed =>
     return Fixtures.Write(golden, pybridge);
 });
 
+var gradOutOption = new Option<DirectoryInfo>("--out")
+{
+    Description = "Directory for the golden gradient fixtures (one safetensors file per case).",
+    Required = true,
+};
+var gradFixtures = new Command("grad-fixtures",
+    "Write libtorch autograd's golden gradient fixtures (input, h0 and parameter gradients).")
+{
+    gradOutOption,
+};
+gradFixtures.SetAction(parsed => GradFixtures.Write(parsed.GetValue(gradOutOption)!));
+
 var countOption = new Option<int>("--count")
 {
     Description = "Number of random configurations.",
@@ -52,6 +64,6 @@ smoke.SetAction(_ =>
 
 var root = new RootCommand("libtorch oracle for ElmanRnn: golden fixtures and live parity runs.")
 {
-    fixtures, live, smoke,
+    fixtures, gradFixtures, live, smoke,
 };
 return root.Parse(args).Invoke();
