@@ -55,6 +55,10 @@ var live = new Command("live", "Compare ElmanRnn with libtorch on random configu
 };
 live.SetAction(parsed => LiveParity.Run(parsed.GetValue(countOption), parsed.GetValue(seedOption)));
 
+var torchSaveCheck = new Command("torchsave-check",
+    "Write state dicts with TorchSave.Write and load them into libtorch RNNs (PyBridge load_py, strict); exit 1 on any mismatch.");
+torchSaveCheck.SetAction(_ => TorchSaveCheck.Run());
+
 var smoke = new Command("smoke", "Check that libtorch loads: prints torch.randn(3).sum().");
 smoke.SetAction(_ =>
 {
@@ -64,6 +68,6 @@ smoke.SetAction(_ =>
 
 var root = new RootCommand("libtorch oracle for ElmanRnn: golden fixtures and live parity runs.")
 {
-    fixtures, gradFixtures, live, smoke,
+    fixtures, gradFixtures, live, torchSaveCheck, smoke,
 };
 return root.Parse(args).Invoke();
