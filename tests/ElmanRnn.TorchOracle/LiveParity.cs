@@ -8,7 +8,7 @@ namespace ElmanRnn.TorchOracle;
 
 /// <summary>
 /// Compares ElmanRnn's <see cref="RnnLayer{T}"/> with libtorch on random configurations: both get the same
-/// parameters, input and h0, in eval mode, and must agree on output and h_n within <see cref="Tolerance"/>.
+/// parameters, input and h0, in eval mode, and must agree on output, h_n and every gradient of Backward (against autograd) within <see cref="Tolerance"/>.
 /// </summary>
 internal static class LiveParity
 {
@@ -91,15 +91,58 @@ internal static class LiveParity
         double Error(RnnResult<T> result) => Tolerance.Relative(
             Math.Max(MaxAbsDifference(result.Output, expectedOutput), MaxAbsDifference(result.Hn, expectedHn)), scale);
 
+        double gradientError = GradientError(rnn, c, layer, input, h0, ourInput, ourH0);
         if (c.Kind != InputKind.Packed)
-            return Error(layer.Forward(ourInput, ourH0));
+            return Math.Max(gradientError, Error(layer.Forward(ourInput, ourH0)));
 
         // The same route as libtorch's (pack with enforceSorted: false, run, pad back to the caller's order), and
         // the padded-plus-lengths convenience overload, which must agree with it.
         var packed = PackedSequence.PackPadded(ourInput, c.Lengths, batchFirst: false, enforceSorted: false);
         var (packedOutput, packedHn) = layer.Forward(packed, ourH0);
         var viaPackedSequence = new RnnResult<T>(PackedSequence.PadPacked(packedOutput).Padded, packedHn);
-        return Math.Max(Error(viaPackedSequence), Error(layer.Forward(ourInput, c.Lengths, ourH0)));
+        return Math.Max(gradientError, Math.Max(Error(viaPackedSequence), Error(layer.Forward(ourInput, c.Lengths, ourH0))));
+    }
+
+    /// <summary>
+    /// Backward against libtorch's autograd for loss = Σ output·gO + Σ h_n·gH with random gO, gH: the gradients of the
+    /// input (padded input through pack_padded_sequence for packed cases, our lengths overload), h0 and every
+    /// parameter, each relative to max(1, its peak magnitude); the worst of them.
+    /// </summary>
+    private static double GradientError<T>(TorchSharp.Modules.RNN rnn, RnnCase c, RnnLayer<T> layer, torch.Tensor input,
+        torch.Tensor? h0, System.Numerics.Tensors.Tensor<T> ourInput, System.Numerics.Tensors.Tensor<T>? ourH0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x = input.detach().clone().requires_grad_(true);
+        var h = h0?.detach().clone().requires_grad_(true);
+        var (output, hn) = TorchRnn.Forward(rnn, c, x, h);
+        var gO = torch.randn(output.shape, c.DType);
+        var gH = torch.randn(hn.shape, c.DType);
+        foreach (var p in rnn.parameters())
+            p.grad?.zero_();
+        ((output * gO).sum() + (hn * gH).sum()).backward();
+
+        var tape = new RnnTape<T>();
+        layer.ZeroGrad();
+        RnnGradients<T> ours;
+        if (c.Kind == InputKind.Packed)
+        {
+            layer.Forward(ourInput, c.Lengths, ourH0, tape);
+            ours = layer.Backward(tape, ToNumerics<T>(gO), ToNumerics<T>(gH));
+        }
+        else
+        {
+            layer.Forward(ourInput, ourH0, tape);
+            ours = layer.Backward(tape, ToNumerics<T>(gO), ToNumerics<T>(gH));
+        }
+        double Of(System.Numerics.Tensors.Tensor<T> actual, torch.Tensor expected) =>
+            Tolerance.Relative(MaxAbsDifference(actual, expected), Tolerance.MaxAbs(expected));
+        double worst = Of(ours.Input, x.grad!);
+        if (h is not null)
+            worst = Math.Max(worst, ours.H0 is null ? double.PositiveInfinity : Of(ours.H0, h.grad!));
+        var theirs = rnn.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+        foreach (var p in layer.Parameters())
+            worst = Math.Max(worst, Of(p.Grad, theirs[p.Name]));
+        return worst;
     }
 
     private static System.Numerics.Tensors.Tensor<T> ToNumerics<T>(torch.Tensor t) where T : unmanaged =>
