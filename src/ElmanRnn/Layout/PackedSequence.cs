@@ -72,16 +72,21 @@ public static class PackedSequence
                 $"input has shape {TensorRows.Format(shape)} and batchFirst is {Literal(batchFirst)}.",
                 nameof(lengths));
 
-        var (batchSizes, sortedIndices) = PlanPacking(lengths, enforceSorted, fromSequenceList: false);
-        if (batchSizes.Length > paddedLength)
+        // Before PlanPacking, which allocates one batch size per step of the longest sequence: a length far beyond
+        // the tensor (268435456 for a (2, 1, 1) input) must not cost a gigabyte to reject.
+        int longest = -1;
+        for (int i = 0; i < lengths.Length; i++)
+            if (lengths[i] > paddedLength && (longest < 0 || lengths[i] > lengths[longest]))
+                longest = i;
+        if (longest >= 0)
         {
-            int longest = lengths.IndexOf(batchSizes.Length);
             throw new ArgumentException(
                 $"lengths[{longest}] = {lengths[longest]} exceeds the padded time dimension of input " +
                 $"({paddedLength}, input shape {TensorRows.Format(shape)}, batchFirst: {Literal(batchFirst)}); a " +
                 "sequence cannot be longer than the tensor that holds it. Check the lengths and batchFirst.",
                 nameof(lengths));
         }
+        var (batchSizes, sortedIndices) = PlanPacking(lengths, enforceSorted, fromSequenceList: false);
 
         // input: (T_pad, B, *) or (B, T_pad, *); row (t, b) sits at t·B + b, or b·T_pad + t when batch-first.
         ReadOnlySpan<T> source = TensorRows.RowMajor(input);

@@ -233,6 +233,17 @@ public class PackPaddedTests
             .WithMessage("Expected `len(lengths)` to be equal to batch_size, but got 1 (batch_size=2)*");
     }
 
+    [Fact]
+    public void AHugeLengthIsRejectedBeforeAnythingIsAllocatedForIt()
+    {
+        // issue 11: PackPadded(x[2, 1, 1], [268435456]) allocated 1.07 GB (a batch size per step) before rejecting.
+        var input = Tensor.Create(new float[2], [2, 1, 1]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var act = () => PackedSequence.PackPadded(input, [268435456]);
+        act.Should().Throw<ArgumentException>().WithMessage("lengths[0] = 268435456 exceeds the padded time dimension*");
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().BeLessThan(1 << 20);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
