@@ -8,10 +8,13 @@ GlibcxxWeakener.EnsureTorchSharpLoadable();
 
 if (args.Length > 0 && args[0] == "quick" && args.Contains("--streaming"))
     return StreamingMode.Run(args[1..]);
+if (args.Length > 0 && args[0] == "quick" && args.Contains("--training") && !args.Contains("--help"))
+    return TrainingMode.Run(args[1..]);
 if (args.Length > 0 && args[0] == "quick" && args.Contains("--help"))
 {
     Console.WriteLine(QuickOptions.Usage);
     Console.WriteLine(StreamingMode.Usage);
+    Console.WriteLine(TrainingMode.Usage);
     return 0;
 }
 if (args.Length > 0 && args[0] == "quick")
