@@ -357,7 +357,11 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <returns>output (L, N, D·H) or (N, L, D·H), zero past each length; h_n (NL·D, N, H).</returns>
     /// <exception cref="ArgumentException">Input not 3-D; a length count ≠ N, a length ≤ 0 or &gt; L; and the errors of
     /// the packed overload.</exception>
-    public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0 = null)
+    public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0 = null) =>
+        ForwardLengths(input, lengths, h0, null);
+
+    // Pack, run, pad back: the lengths overloads with and without a tape.
+    private RnnResult<T> ForwardLengths(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0, RnnTape<T>? tape)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != 3)
@@ -366,7 +370,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 $"{TensorRows.Format(input.Lengths)}.", nameof(input));
         int steps = (int)input.Lengths[Options.BatchFirst ? 1 : 0];
         var packed = PackedSequence.PackPadded(input, lengths, Options.BatchFirst, enforceSorted: false);
-        var (output, hn) = Forward(packed, h0);
+        var (output, hn) = tape is null ? Forward(packed, h0) : Forward(packed, h0, tape);
         return new RnnResult<T>(PackedSequence.PadPacked(output, Options.BatchFirst, T.Zero, steps).Padded, hn);
     }
 
@@ -436,18 +440,10 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0, RnnTape<T> tape)
     {
         ArgumentNullException.ThrowIfNull(tape);
-        ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 3)
-            throw new ArgumentException(
-                $"Expected a padded 3D input (L, N, H_in) or (N, L, H_in) with lengths, got {input.Rank}D tensor " +
-                $"{TensorRows.Format(input.Lengths)}.", nameof(input));
-        int steps = (int)input.Lengths[Options.BatchFirst ? 1 : 0];
-        var packed = PackedSequence.PackPadded(input, lengths, Options.BatchFirst, enforceSorted: false);
-        var (output, hn) = Forward(packed, h0, tape);
-        var padded = PackedSequence.PadPacked(output, Options.BatchFirst, T.Zero, steps).Padded;
+        var (padded, hn) = ForwardLengths(input, lengths, h0, tape);
         tape.Kind = RnnTape<T>.InputKind.Lengths;
         tape.Lengths = lengths.ToArray();
-        tape.PaddedSteps = steps;
+        tape.PaddedSteps = (int)padded.Lengths[Options.BatchFirst ? 1 : 0];
         tape.InputShape = input.Lengths.ToArray();
         tape.OutputShape = padded.Lengths.ToArray();
         return new RnnResult<T>(padded, hn);
@@ -501,15 +497,15 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             dH.Clear();
         else if (tape.Kind == RnnTape<T>.InputKind.Lengths)
             TensorRows.RowMajor(PackedSequence.PackPadded(gradOutput, tape.Lengths!, Options.BatchFirst, enforceSorted: false).Data).CopyTo(dH);
-        else if (!packed && tape.Form == InputForm.BatchFirst && batch.BatchSize > 1)
-        {
-            ReadOnlySpan<T> flat = TensorRows.RowMajor(gradOutput);   // (N, L, D·H) → (L, N, D·H)
-            for (int n = 0; n < batch.BatchSize; n++)
-                for (int t = 0; t < batch.Steps; t++)
-                    flat.Slice((n * batch.Steps + t) * width, width).CopyTo(dH.Slice((t * batch.BatchSize + n) * width, width));
-        }
-        else
+        else if (packed)
             TensorRows.RowMajor(gradOutput).CopyTo(dH);
+        else
+        {
+            T[]? rented = null;   // batch-first (N, L, D·H) → (L, N, D·H), as the forward's input went
+            DenseLayout.ToTimeMajor(gradOutput, tape.Form, batch.Steps, batch.BatchSize, ref rented).CopyTo(dH);
+            if (rented is not null)
+                ArrayPool<T>.Shared.Return(rented);
+        }
         // dhn: (NL·D, B, H) sorted order
         ReadOnlySpan<T> dhn = gradHn is null ? new T[layers * perLayer]
             : packed ? PackedLayout.SortHidden(gradHn, tape.SortedIndices, hidden) : TensorRows.RowMajor(gradHn);
