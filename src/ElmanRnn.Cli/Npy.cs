@@ -7,9 +7,6 @@ using System.Text;
 
 namespace ElmanRnn.Cli;
 
-/// <summary>An array read from an .npy file: its values converted to <typeparamref name="T"/>, and how they were stored.</summary>
-internal readonly record struct NpyArray<T>(Tensor<T> Values, DType Stored);
-
 /// <summary>
 /// Reads and writes NumPy's .npy format (numpy/lib/format.py): the magic <c>\x93NUMPY</c>, a major and minor version
 /// byte, the header length (2 bytes little-endian in version 1.0, 4 bytes in 2.0 and 3.0), the header — a Python dict

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Text.RegularExpressions;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Serialization;
 
@@ -124,7 +125,7 @@ public static class RnnCheckpoint
 
         ReadOnlySpan<nint> shape = inputWeights.Lengths;
         if (shape.Length != 2 || shape[0] <= 0 || shape[1] <= 0 || shape[0] > int.MaxValue || shape[1] > int.MaxValue)
-            throw new ArgumentException($"weight_ih_l0 has shape {ShapeText(shape)}; an nn.RNN's is (hidden_size, input_size), both > 0.", nameof(stateDict));
+            throw new ArgumentException($"weight_ih_l0 has shape {ShapeText.Format(shape)}; an nn.RNN's is (hidden_size, input_size), both > 0.", nameof(stateDict));
 
         // Layers must be 0..k without gaps; checking that first also keeps a forged "_l2000000000" from expanding
         // into billions of expected names below.
@@ -154,7 +155,7 @@ public static class RnnCheckpoint
             if (!stateDict.TryGetValue(spec.Name, out Tensor<T>? tensor))
                 problems.Add($"{spec.Name} is missing");
             else if (!tensor.Lengths.SequenceEqual(Array.ConvertAll(spec.Shape, s => (nint)s)))
-                problems.Add($"{spec.Name} has shape {ShapeText(tensor.Lengths)}, expected {spec.ShapeText}");
+                problems.Add($"{spec.Name} has shape {ShapeText.Format(tensor.Lengths)}, expected {spec.ShapeText}");
         }
         if (problems.Count > 0)
             throw new ArgumentException(
@@ -196,6 +197,4 @@ public static class RnnCheckpoint
         .Where(match => match.Success)
         .Select(match => match.Groups[1].Value)
         .Distinct();
-
-    private static string ShapeText(ReadOnlySpan<nint> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 }

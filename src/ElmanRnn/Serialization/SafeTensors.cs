@@ -5,6 +5,7 @@ using System.Numerics.Tensors;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Serialization;
 
@@ -307,7 +308,7 @@ public static class SafeTensors
         }
         if (count * type.Size() != byteLength)
             throw new InvalidDataException(
-                $"safetensors tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {(count > byteLength ? "over " + byteLength : count * type.Size())} bytes, but its data_offsets [{offsets[0]}, {offsets[1]}] hold {byteLength}.");
+                $"safetensors tensor '{name}' of shape {ShapeText.Format<long>(shape)} and dtype {dtype} needs {(count > byteLength ? "over " + byteLength : count * type.Size())} bytes, but its data_offsets [{offsets[0]}, {offsets[1]}] hold {byteLength}.");
 
         nint[] lengths = shape.Length == 0 ? [1] : Array.ConvertAll(shape, l => (nint)l);
         return new Entry(name, type, lengths, offsets[0], offsets[1]);

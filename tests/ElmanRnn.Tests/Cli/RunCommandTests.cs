@@ -336,13 +336,3 @@ public sealed class RunCommandTests : IDisposable
         return Tensor.Create(values, swapped.Lengths);
     }
 }
-
-/// <summary>A fact that needs Linux's file system (for example /proc); skipped elsewhere.</summary>
-internal sealed class LinuxFactAttribute : FactAttribute
-{
-    public LinuxFactAttribute()
-    {
-        if (!OperatingSystem.IsLinux())
-            Skip = "needs Linux";
-    }
-}
