@@ -137,15 +137,7 @@ public static class SafeTensors
 
     // Non-seekable streams are buffered whole so that the header can be checked against the real file length
     // before anything sized by the header is allocated.
-    private static Stream Seekable(Stream stream)
-    {
-        if (stream.CanSeek)
-            return stream;
-        var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        copy.Position = 0;
-        return copy;
-    }
+    private static Stream Seekable(Stream stream) => SeekableStream.Of(stream, "The safetensors stream");
 
     private static Header ReadHeader(Stream stream)
     {

@@ -80,7 +80,8 @@ public static partial class TorchSave
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using ZipArchive archive = OpenArchive(stream);
+        // ZipArchive would buffer a stream that cannot seek too, but without a budget.
+        using ZipArchive archive = OpenArchive(SeekableStream.Of(stream, "The torch.save stream"));
         ZipArchiveEntry pickle = FindDataPickle(archive);
         string prefix = pickle.FullName[..^"data.pkl".Length];
         bool bigEndian = ReadByteOrder(archive, prefix);
