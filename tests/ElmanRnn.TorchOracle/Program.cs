@@ -47,9 +47,9 @@ var optimOutOption = new Option<DirectoryInfo>("--out")
 var optimFixtures = new Command("optim-fixtures",
     "Write 15-step torch.optim trajectories (SGD, Adam, AdamW, clipping) of an RNN + Linear head with MSE loss.")
 {
-    optimOutOption,
+    optimOutOption, forceOption,
 };
-optimFixtures.SetAction(parsed => OptimFixtures.Write(parsed.GetValue(optimOutOption)!));
+optimFixtures.SetAction(parsed => OptimFixtures.Write(parsed.GetValue(optimOutOption)!, parsed.GetValue(forceOption)));
 
 var countOption = new Option<int>("--count")
 {
