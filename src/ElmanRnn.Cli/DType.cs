@@ -9,9 +9,3 @@ internal enum DType
     /// <summary>float64: <c>double</c>, .npy descr <c>'&lt;f8'</c>.</summary>
     Float64,
 }
-
-internal static class DTypes
-{
-    /// <summary>NumPy's and PyTorch's name: <c>float32</c> or <c>float64</c>.</summary>
-    public static string Name(this DType dtype) => dtype == DType.Float32 ? "float32" : "float64";
-}

@@ -95,7 +95,7 @@ internal static class Demo
             .Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble())))
             .ToArray();
 
-    private static string Shape(Tensor<float> t) => "[" + string.Join(", ", t.Lengths.ToArray()) + "]";
+    private static string Shape(Tensor<float> t) => ShapeText.Format(t.Lengths);
 
     private static float[] Row(Tensor<float> t, nint[] index) => Slice(t, index, 0, (int)t.Lengths[^1]);
 

@@ -4,11 +4,9 @@ using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Text;
+using ElmanRnn.Serialization;
 
 namespace ElmanRnn.Cli;
-
-/// <summary>An array read from an .npy file: its values converted to <typeparamref name="T"/>, and how they were stored.</summary>
-internal readonly record struct NpyArray<T>(Tensor<T> Values, DType Stored);
 
 /// <summary>
 /// Reads and writes NumPy's .npy format (numpy/lib/format.py): the magic <c>\x93NUMPY</c>, a major and minor version
@@ -41,10 +39,10 @@ internal static class Npy
     /// <exception cref="InvalidDataException">The file breaks a rule of the format or of this reader; the message starts with the path.</exception>
     public static NpyArray<T> Read<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        using var stream = File.OpenRead(path);
+        using var file = File.OpenRead(path);
         try
         {
-            return Read<T>(stream);
+            return Read<T>(SeekableStream.Of(file, "the file"));
         }
         catch (InvalidDataException e)
         {

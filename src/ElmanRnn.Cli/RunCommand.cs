@@ -120,12 +120,15 @@ internal static class RunCommand
     {
         try
         {
-            DType? detected = settings.DType is null ? WeightsDType.Detect(settings.Weights, settings.Prefix) : null;
+            // The weights are read twice (their dtype, then the tensors), so a pipe is buffered once here.
+            using FileStream file = File.OpenRead(settings.Weights);
+            Stream weights = SeekableStream.Of(file, $"'{settings.Weights}'");
+            DType? detected = settings.DType is null ? WeightsDType.Detect(weights, settings.Prefix) : null;
             DType dtype = settings.DType ?? detected ?? DType.Float32;
             string why = settings.DType is not null ? "--dtype" : detected is not null ? "the weights' dtype" : "default; the weights' dtype is mixed or unknown";
             return dtype == DType.Float32
-                ? Run<float>(settings, $"{dtype.Name()} ({why})", output)
-                : Run<double>(settings, $"{dtype.Name()} ({why})", output);
+                ? Run<float>(settings, weights, $"{dtype.Name()} ({why})", output)
+                : Run<double>(settings, weights, $"{dtype.Name()} ({why})", output);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
@@ -136,9 +139,9 @@ internal static class RunCommand
         }
     }
 
-    private static int Run<T>(Settings settings, string dtypeText, TextWriter o) where T : unmanaged, IFloatingPointIeee754<T>
+    private static int Run<T>(Settings settings, Stream weights, string dtypeText, TextWriter o) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RnnLayer<T> rnn = RnnCheckpoint.LoadLayer<T>(settings.Weights, settings.Prefix, settings.Nonlinearity, settings.BatchFirst);
+        RnnLayer<T> rnn = RnnCheckpoint.LoadLayer<T>(weights, $"'{settings.Weights}'", settings.Prefix, settings.Nonlinearity, settings.BatchFirst);
         // PyTorch's rnn.eval(). A loaded layer has dropout 0, so this changes nothing today; inference should not rely on that.
         rnn.Training = false;
         NpyArray<T> input = Npy.Read<T>(settings.Input);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using ElmanRnn.Serialization;
 
 namespace ElmanRnn.Cli;
 
@@ -22,22 +23,27 @@ internal static class WeightsDType
     /// bfloat16 (which widen to float32 exactly); null when they are mixed or the file cannot be read this way
     /// (the real loader then reports any damage).
     /// </summary>
-    public static DType? Detect(string path, string prefix)
+    /// <param name="stream">The checkpoint, seekable (see <see cref="SeekableStream"/>); left where it was.</param>
+    /// <param name="prefix">The RNN's module path; only tensors under it count in a safetensors file.</param>
+    public static DType? Detect(Stream stream, string prefix)
     {
+        long start = stream.Position;
         try
         {
-            using var stream = File.OpenRead(path);
-            Span<byte> start = stackalloc byte[4];
-            start = start[..stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false)];
-            stream.Position = 0;
-            // The same test as RnnCheckpoint.Load: a zip archive is torch.save, anything else may be safetensors.
-            return start is [(byte)'P', (byte)'K', 3, 4] or [(byte)'P', (byte)'K', 5, 6]
-                ? FromTorchSave(stream)
-                : FromSafeTensors(stream, prefix.Length == 0 || prefix.EndsWith('.') ? prefix : prefix + ".");
+            return RnnCheckpoint.DetectFormat(stream) switch
+            {
+                CheckpointFormat.TorchSave => FromTorchSave(stream),
+                CheckpointFormat.SafeTensors => FromSafeTensors(stream, prefix.Length == 0 || prefix.EndsWith('.') ? prefix : prefix + "."),
+                _ => null,
+            };
         }
         catch (Exception e) when (e is IOException or InvalidDataException or JsonException or UnauthorizedAccessException)
         {
             return null;
+        }
+        finally
+        {
+            stream.Position = start;
         }
     }
 
@@ -46,7 +52,7 @@ internal static class WeightsDType
         Span<byte> lengthBytes = stackalloc byte[8];
         stream.ReadExactly(lengthBytes);
         ulong length = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (length > MaxSafeTensorsHeader || (long)length > stream.Length - 8)
+        if (length > MaxSafeTensorsHeader || (long)length > stream.Length - stream.Position)
             return null;
         var header = new byte[length];
         stream.ReadExactly(header);

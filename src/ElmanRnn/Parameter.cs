@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn;
 
@@ -50,5 +51,5 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void ZeroGrad() => Array.Clear(Gradient);
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} [{string.Join(", ", _shape)}]";
+    public override string ToString() => $"{Name} {ShapeText.Format<int>(_shape)}";
 }

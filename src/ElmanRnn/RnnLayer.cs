@@ -188,7 +188,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (tensor is null)
                 problems.Add($"value for {name} is null; expected a tensor of shape {spec.ShapeText}.");
             else if (!tensor.Lengths.SequenceEqual(spec.Shape.Select(x => (nint)x).ToArray()))
-                problems.Add($"size mismatch for {name}: copying a param with shape {TensorRows.Format(tensor.Lengths)} " +
+                problems.Add($"size mismatch for {name}: copying a param with shape {ShapeText.Format(tensor.Lengths)} " +
                              $"from checkpoint, the shape in current model is {spec.ShapeText}.");
         }
         if (problems.Count > 0)
@@ -213,7 +213,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// dimension ≠ InputSize; h0 not of the expected shape; sequence length 0.</exception>
     public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0 = null)
     {
-        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
+        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize, Options.BatchFirst);
         int directions = Options.Bidirectional ? 2 : 1;
         Span<nint> shape = stackalloc nint[3];
         // Forward writes every output and h_n element: no need to zero them first.
@@ -238,7 +238,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// strided view that cannot be written in place.</exception>
     public void Forward(Tensor<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn)
     {
-        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
+        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize, Options.BatchFirst);
         int directions = Options.Bidirectional ? 2 : 1;
         Span<nint> shape = stackalloc nint[3];
         int rank = DenseLayout.OutputShape(form, steps, batch, directions * Options.HiddenSize, shape);
@@ -271,7 +271,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var state = new RnnState<T>(Options, batchSize);
         if (h0 is not null)
         {
-            DenseLayout.CheckHidden(h0.Lengths, batchSize, Options, unbatched: h0.Rank == 2 && batchSize == 1, nameof(h0));
+            DenseLayout.CheckHidden(h0.Lengths, Options.NumLayers, batchSize, Options.HiddenSize, unbatched: h0.Rank == 2 && batchSize == 1, nameof(h0));
             TensorRows.RowMajor(h0).CopyTo(state.Values);
         }
         return state;
@@ -330,7 +330,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private PackedRnnResult<T> ForwardPacked(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T>? tape)
     {
-        PackedLayout.Validate(input, h0, Options);
+        PackedLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize);
         int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
         var rows = SequenceBatch.FromBatchSizes(input.BatchSizesSpan);
         var output = GC.AllocateUninitializedArray<T>(rows.Rows * width);
@@ -367,7 +367,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (input.Rank != 3)
             throw new ArgumentException(
                 $"Expected a padded 3D input (L, N, H_in) or (N, L, H_in) with lengths, got {input.Rank}D tensor " +
-                $"{TensorRows.Format(input.Lengths)}.", nameof(input));
+                $"{ShapeText.Format(input.Lengths)}.", nameof(input));
         int steps = (int)input.Lengths[Options.BatchFirst ? 1 : 0];
         var packed = PackedSequence.PackPadded(input, lengths, Options.BatchFirst, enforceSorted: false);
         var (output, hn) = tape is null ? Forward(packed, h0) : Forward(packed, h0, tape);
@@ -386,7 +386,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0, RnnTape<T> tape)
     {
         ArgumentNullException.ThrowIfNull(tape);
-        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options);
+        var (form, steps, batch) = DenseLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize, Options.BatchFirst);
         int directions = Options.Bidirectional ? 2 : 1;
         Span<nint> shape = stackalloc nint[3];
         int rank = DenseLayout.OutputShape(form, steps, batch, directions * Options.HiddenSize, shape);
@@ -479,12 +479,12 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 "variables needed for gradient computation has been modified by an inplace operation). Run the forward again.");
         if (gradOutput is not null && !gradOutput.Lengths.SequenceEqual(tape.OutputShape))
             throw new ArgumentException(
-                $"gradOutput must be shaped like the forward's output {TensorRows.Format(tape.OutputShape)}; got " +
-                $"{TensorRows.Format(gradOutput.Lengths)}.", nameof(gradOutput));
+                $"gradOutput must be shaped like the forward's output {ShapeText.Format(tape.OutputShape)}; got " +
+                $"{ShapeText.Format(gradOutput.Lengths)}.", nameof(gradOutput));
         if (gradHn is not null && !gradHn.Lengths.SequenceEqual(tape.HnShape))
             throw new ArgumentException(
-                $"gradHn must be shaped like the forward's h_n {TensorRows.Format(tape.HnShape)}; got " +
-                $"{TensorRows.Format(gradHn.Lengths)}.", nameof(gradHn));
+                $"gradHn must be shaped like the forward's h_n {ShapeText.Format(tape.HnShape)}; got " +
+                $"{ShapeText.Format(gradHn.Lengths)}.", nameof(gradHn));
 
         SequenceBatch batch = tape.Batch;
         int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize, width = directions * hidden;
@@ -751,6 +751,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         _layers = layers;
         _generation++;
     }
+
+    // NL·D: the leading dimension of h0 and h_n.
+    private int LayersTimesDirections => Options.NumLayers * (Options.Bidirectional ? 2 : 1);
 
     private int InputWidth(int layer) => layer == 0 ? Options.InputSize : (Options.Bidirectional ? 2 : 1) * Options.HiddenSize;
 

@@ -1,17 +1,4 @@
-using System.Numerics;
-
 namespace ElmanRnn;
-
-/// <summary>Which of a (layer, direction)'s four tensors a parameter is.</summary>
-internal enum ParameterKind { WeightIh, WeightHh, BiasIh, BiasHh }
-
-/// <summary>A parameter's PyTorch name and shape.</summary>
-internal sealed record ParameterSpec(string Name, int Layer, int Direction, ParameterKind Kind, int[] Shape)
-{
-    public int Count => Shape.Aggregate(1, (a, b) => a * b);
-
-    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
-}
 
 /// <summary>The one place that knows PyTorch's parameter names, shapes and order (spec §2.1–2.2).</summary>
 internal static class RnnParameters

@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 namespace ElmanRnn.TorchOracle;
 
 /// <summary>
-/// Writes the golden fixtures: libtorch's results for every option combination, and PyTorch-format weight files
-/// written by TorchSharp.PyBridge for the library's loader tests. Every file is read back and re-checked against
-/// libtorch before the command succeeds.
+/// Writes the golden fixtures: libtorch's results for every option combination, and (when asked) PyTorch-format
+/// weight files written by TorchSharp.PyBridge for the library's loader tests. Every file is read back and re-checked
+/// against libtorch before it is placed; a committed file that agrees within the parity bounds is kept
+/// (<see cref="Regeneration"/>).
 /// </summary>
 internal static class Fixtures
 {
@@ -16,35 +17,46 @@ internal static class Fixtures
     /// <c>BaseSeed + index</c>, so a case's content does not depend on the others.</summary>
     private const int BaseSeed = 20_260_000;
 
-    public static int Write(DirectoryInfo goldenDirectory, DirectoryInfo pybridgeDirectory)
+    /// <param name="goldenDirectory">Where the golden cases go.</param>
+    /// <param name="pybridgeDirectory">Where the PyBridge state dicts go; null writes none.</param>
+    /// <param name="force">Replace committed files that changed beyond the parity bounds instead of failing.</param>
+    public static int Write(DirectoryInfo goldenDirectory, DirectoryInfo? pybridgeDirectory, bool force)
     {
-        // One thread: a GEMM's blocking (and thus its rounding) may depend on the thread count; reruns must
-        // produce identical bytes.
+        // One thread: a GEMM's blocking (and thus its rounding) may depend on the thread count; reruns on one
+        // machine must produce identical bytes.
         set_num_threads(1);
         goldenDirectory.Create();
+
+        int status;
+        using (var golden = new Regeneration(force))
+        {
+            foreach (var (c, seed) in GoldenMatrix())
+            {
+                using var scope = NewDisposeScope();
+                var fileName = c.Name + ".safetensors";
+                var staged = Path.Combine(golden.Staging, fileName);
+                WriteGolden(staged, c, seed);
+                VerifyGolden(staged);
+                golden.Place(staged, Path.Combine(goldenDirectory.FullName, fileName), FixtureComparison.SafeTensors);
+            }
+            status = golden.Report("Golden cases (each verified against libtorch)", goldenDirectory.FullName);
+        }
+
+        if (pybridgeDirectory is null)
+            return status;
         pybridgeDirectory.Create();
-
-        var cases = GoldenMatrix().ToList();
-        foreach (var (c, seed) in cases)
+        using var pybridge = new Regeneration(force);
+        foreach (var (name, c, seed) in PyBridgeCases())
         {
             using var scope = NewDisposeScope();
-            var path = Path.Combine(goldenDirectory.FullName, c.Name + ".safetensors");
-            WriteGolden(path, c, seed);
-            VerifyGolden(path);
+            WritePyBridge(pybridge.Staging, name, c, seed);
+            foreach (var suffix in new[] { ".safetensors", ".io.safetensors" })
+                pybridge.Place(Path.Combine(pybridge.Staging, name + suffix),
+                    Path.Combine(pybridgeDirectory.FullName, name + suffix), FixtureComparison.SafeTensors);
+            pybridge.Place(Path.Combine(pybridge.Staging, name + ".pt"), Path.Combine(pybridgeDirectory.FullName, name + ".pt"),
+                (before, after) => FixtureComparison.StateDicts(c, before, after));
         }
-
-        Console.WriteLine($"Wrote and verified {cases.Count} golden cases in {goldenDirectory.FullName}.");
-
-        var pybridgeCases = PyBridgeCases().ToList();
-        foreach (var (name, c, seed) in pybridgeCases)
-        {
-            using var scope = NewDisposeScope();
-            WritePyBridge(pybridgeDirectory.FullName, name, c, seed);
-        }
-
-        Console.WriteLine(
-            $"Wrote and verified {pybridgeCases.Count} PyBridge state dicts in {pybridgeDirectory.FullName}.");
-        return 0;
+        return Math.Max(status, pybridge.Report("PyBridge state dicts (each reloaded and verified)", pybridgeDirectory.FullName));
     }
 
     /// <summary>{tanh, relu} × {bias, no bias} × {1, 2, 3 layers} × {uni, bi} × {4 input kinds} × {h0 given,

@@ -15,26 +15,26 @@ internal static class GradFixtures
     /// <summary>Base of the per-case seeds (distinct from the forward fixtures' 20 260 000 range).</summary>
     private const int BaseSeed = 20_270_000;
 
-    public static int Write(DirectoryInfo directory)
+    /// <param name="directory">Where the gradient cases go.</param>
+    /// <param name="force">Replace committed files that changed beyond the parity bounds instead of failing
+    /// (<see cref="Regeneration"/>).</param>
+    public static int Write(DirectoryInfo directory, bool force)
     {
-        // One thread: reruns must produce identical bytes.
+        // One thread: reruns on one machine must produce identical bytes.
         set_num_threads(1);
         directory.Create();
 
-        var cases = Matrix().ToList();
-        long bytes = 0;
-        foreach (var (c, seed) in cases)
+        using var regeneration = new Regeneration(force);
+        foreach (var (c, seed) in Matrix())
         {
             using var scope = NewDisposeScope();
-            var path = Path.Combine(directory.FullName, c.Name + ".safetensors");
-            WriteCase(path, c, seed);
-            Verify(path);
-            bytes += new FileInfo(path).Length;
+            var fileName = c.Name + ".safetensors";
+            var staged = Path.Combine(regeneration.Staging, fileName);
+            WriteCase(staged, c, seed);
+            Verify(staged);
+            regeneration.Place(staged, Path.Combine(directory.FullName, fileName), FixtureComparison.SafeTensors);
         }
-
-        Console.WriteLine(
-            $"Wrote and verified {cases.Count} gradient cases ({bytes} bytes) in {directory.FullName}.");
-        return 0;
+        return regeneration.Report("Gradient cases (each verified against libtorch)", directory.FullName);
     }
 
     /// <summary>{tanh, relu} × {bias, no bias} × {1, 2 layers} × {uni, bi} × {4 input kinds} × {h0 given, absent} ×

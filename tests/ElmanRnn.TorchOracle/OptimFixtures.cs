@@ -1,99 +1,8 @@
-using System.Globalization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ElmanRnn.TorchOracle;
-
-/// <summary>One optimizer configuration of the trajectory fixtures, with the RNN it trains.</summary>
-internal sealed record OptimCase
-{
-    public required string Name { get; init; }
-    public required string Optimizer { get; init; }   // "sgd", "adam" or "adamw", torch.optim's class in lower case
-    public required double Lr { get; init; }
-    public double Momentum { get; init; }
-    public double Dampening { get; init; }
-    public double WeightDecay { get; init; }
-    public bool Nesterov { get; init; }
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.999;
-    public double Eps { get; init; } = 1e-8;
-    public bool Amsgrad { get; init; }
-
-    /// <summary>True when the case is <c>torch.optim.X(params)</c> with every hyper-parameter at torch's default, so
-    /// the test constructs its optimizer without arguments and so checks the library's defaults too.</summary>
-    public bool Defaults { get; init; }
-
-    public string Clip { get; init; } = "none";   // "none", "norm" (clip_grad_norm_) or "value" (clip_grad_value_)
-    public double MaxNorm { get; init; }
-    public double NormType { get; init; } = 2;
-    public double ClipValue { get; init; }
-
-    public string Nonlinearity { get; init; } = "tanh";
-    public bool Bidirectional { get; init; }
-    public bool Bias { get; init; } = true;
-
-    public const int NumLayers = 2, InputSize = 3, HiddenSize = 4, SeqLen = 5, Batch = 2, OutputSize = 2, Steps = 15;
-
-    public RnnCase Rnn(ScalarType dtype) => new()
-    {
-        Nonlinearity = Nonlinearity,
-        NumLayers = NumLayers,
-        Bidirectional = Bidirectional,
-        Bias = Bias,
-        Kind = InputKind.TimeMajor,
-        HasH0 = false,
-        InputSize = InputSize,
-        HiddenSize = HiddenSize,
-        SeqLen = SeqLen,
-        Batch = Batch,
-        DType = dtype,
-    };
-
-    public Dictionary<string, string> ToMetadata(ScalarType dtype)
-    {
-        var m = Rnn(dtype).ToMetadata();
-        m["case"] = Name;
-        m["optimizer"] = Optimizer;
-        m["defaults"] = Bool(Defaults);
-        m["lr"] = R(Lr);
-        m["momentum"] = R(Momentum);
-        m["dampening"] = R(Dampening);
-        m["weight_decay"] = R(WeightDecay);
-        m["nesterov"] = Bool(Nesterov);
-        m["beta1"] = R(Beta1);
-        m["beta2"] = R(Beta2);
-        m["eps"] = R(Eps);
-        m["amsgrad"] = Bool(Amsgrad);
-        m["maximize"] = "false";
-        m["clip"] = Clip;
-        m["max_norm"] = R(MaxNorm);
-        m["norm_type"] = R(NormType);
-        m["clip_value"] = R(ClipValue);
-        m["output_size"] = OutputSize.ToString(CultureInfo.InvariantCulture);
-        m["loss"] = "mse_mean";
-        m["steps"] = Steps.ToString(CultureInfo.InvariantCulture);
-        return m;
-    }
-
-    public static OptimCase FromMetadata(IReadOnlyDictionary<string, string> m)
-    {
-        double D(string key) => double.Parse(m[key], CultureInfo.InvariantCulture);
-        bool B(string key) => m[key] == "true";
-        return new OptimCase
-        {
-            Name = m["case"], Optimizer = m["optimizer"], Defaults = B("defaults"), Lr = D("lr"),
-            Momentum = D("momentum"), Dampening = D("dampening"), WeightDecay = D("weight_decay"),
-            Nesterov = B("nesterov"), Beta1 = D("beta1"), Beta2 = D("beta2"), Eps = D("eps"), Amsgrad = B("amsgrad"),
-            Clip = m["clip"], MaxNorm = D("max_norm"), NormType = D("norm_type"), ClipValue = D("clip_value"),
-            Nonlinearity = m["nonlinearity"], Bidirectional = B("bidirectional"), Bias = B("bias"),
-        };
-    }
-
-    private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
-
-    private static string Bool(bool value) => value ? "true" : "false";
-}
 
 /// <summary>
 /// Writes the optimizer trajectory fixtures: 15 steps of zero_grad, forward (a 2-layer <c>nn.RNN</c> and an
@@ -131,29 +40,32 @@ internal static class OptimFixtures
         new() { Name = "adam_clip_norm_inf", Optimizer = "adam", Lr = 0.01, Clip = "norm", MaxNorm = 0.01, NormType = double.PositiveInfinity, Nonlinearity = "relu" },
     ];
 
-    public static int Write(DirectoryInfo directory)
+    /// <param name="directory">Where the trajectories go.</param>
+    /// <param name="force">Replace committed files that changed beyond the parity bounds instead of failing
+    /// (<see cref="Regeneration"/>).</param>
+    public static int Write(DirectoryInfo directory, bool force)
     {
-        set_num_threads(1);   // reruns must write identical bytes
+        set_num_threads(1);   // reruns on one machine must write identical bytes
         directory.Create();
-        long bytes = 0;
         var torchSharpWorst = new Dictionary<string, double>();
         var index = 0;
+        using var regeneration = new Regeneration(force);
         foreach (var c in Cases)
         foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
         {
             using var scope = NewDisposeScope();
-            var path = Path.Combine(directory.FullName, $"{c.Name}_{(dtype == ScalarType.Float32 ? "f32" : "f64")}.safetensors");
-            WriteCase(path, c, dtype, BaseSeed + index++);
-            var worst = Verify(path);
+            var fileName = $"{c.Name}_{(dtype == ScalarType.Float32 ? "f32" : "f64")}.safetensors";
+            var staged = Path.Combine(regeneration.Staging, fileName);
+            WriteCase(staged, c, dtype, BaseSeed + index++);
+            var worst = Verify(staged);
             var key = $"{c.Optimizer} {(dtype == ScalarType.Float32 ? "f32" : "f64")}";
             torchSharpWorst[key] = Math.Max(torchSharpWorst.GetValueOrDefault(key), worst);
-            bytes += new FileInfo(path).Length;
+            regeneration.Place(staged, Path.Combine(directory.FullName, fileName), FixtureComparison.SafeTensors);
         }
 
         foreach (var (key, worst) in torchSharpWorst.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             Console.WriteLine($"TorchSharp torch.optim vs torch.optim's Python algorithm, {key}: max relative difference {worst:G3}");
-        Console.WriteLine($"Wrote and verified {index} optimizer trajectories ({bytes} bytes) in {directory.FullName}.");
-        return 0;
+        return regeneration.Report($"Optimizer trajectories (each verified, {index} in all)", directory.FullName);
     }
 
     /// <summary>The module, its parameters in the order the optimizer sees them (the RNN's in PyTorch's order, then

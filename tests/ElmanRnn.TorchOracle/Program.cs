@@ -13,19 +13,19 @@ var outOption = new Option<DirectoryInfo>("--out")
 };
 var pybridgeOutOption = new Option<DirectoryInfo?>("--pybridge-out")
 {
-    Description = "Directory for the PyBridge .pt/.safetensors state dicts; default: 'pybridge' next to --out.",
+    Description = "Directory for the PyBridge .pt/.safetensors state dicts; none are written without it.",
 };
-var fixtures = new Command("fixtures", "Write libtorch's golden fixtures and PyBridge state dicts.")
+var forceOption = new Option<bool>("--force")
 {
-    outOption, pybridgeOutOption,
+    Description = "Replace existing files whose results changed beyond the parity bounds (by default they are kept " +
+        "and the command fails). Files within the bounds are always kept.",
+};
+var fixtures = new Command("fixtures", "Write libtorch's golden fixtures (and, with --pybridge-out, PyBridge state dicts).")
+{
+    outOption, pybridgeOutOption, forceOption,
 };
 fixtures.SetAction(parsed =>
-{
-    var golden = parsed.GetValue(outOption)!;
-    var pybridge = parsed.GetValue(pybridgeOutOption)
-        ?? new DirectoryInfo(Path.Combine(golden.Parent!.FullName, "pybridge"));
-    return Fixtures.Write(golden, pybridge);
-});
+    Fixtures.Write(parsed.GetValue(outOption)!, parsed.GetValue(pybridgeOutOption), parsed.GetValue(forceOption)));
 
 var gradOutOption = new Option<DirectoryInfo>("--out")
 {
@@ -35,9 +35,9 @@ var gradOutOption = new Option<DirectoryInfo>("--out")
 var gradFixtures = new Command("grad-fixtures",
     "Write libtorch autograd's golden gradient fixtures (input, h0 and parameter gradients).")
 {
-    gradOutOption,
+    gradOutOption, forceOption,
 };
-gradFixtures.SetAction(parsed => GradFixtures.Write(parsed.GetValue(gradOutOption)!));
+gradFixtures.SetAction(parsed => GradFixtures.Write(parsed.GetValue(gradOutOption)!, parsed.GetValue(forceOption)));
 
 var optimOutOption = new Option<DirectoryInfo>("--out")
 {
@@ -47,9 +47,9 @@ var optimOutOption = new Option<DirectoryInfo>("--out")
 var optimFixtures = new Command("optim-fixtures",
     "Write 15-step torch.optim trajectories (SGD, Adam, AdamW, clipping) of an RNN + Linear head with MSE loss.")
 {
-    optimOutOption,
+    optimOutOption, forceOption,
 };
-optimFixtures.SetAction(parsed => OptimFixtures.Write(parsed.GetValue(optimOutOption)!));
+optimFixtures.SetAction(parsed => OptimFixtures.Write(parsed.GetValue(optimOutOption)!, parsed.GetValue(forceOption)));
 
 var countOption = new Option<int>("--count")
 {

@@ -15,11 +15,3 @@ internal interface IContender : IDisposable
     /// </summary>
     double[] Output();
 }
-
-/// <summary>Contender names as tables and charts show them.</summary>
-internal static class Names
-{
-    public const string Ours = "ElmanRnn";
-    public const string LibTorch = "libtorch";
-    public const string OnnxRuntime = "ONNX Runtime";
-}

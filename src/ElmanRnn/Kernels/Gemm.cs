@@ -19,9 +19,6 @@ internal enum GemmInit
     Accumulate,
 }
 
-/// <summary>The elementwise function applied to each tile of C once its last K block is done.</summary>
-internal enum Activation { Identity, Tanh, Relu }
-
 /// <summary>
 /// C = φ(init + A·Wᵀ) with W pre-packed (<see cref="PackedMatrix{T}"/>).
 /// <para>

@@ -286,30 +286,3 @@ internal readonly struct ScalarOps<T> : IVectorOps<T, T> where T : unmanaged, IF
 
     public static T SelectAtMost(T x, T limit, T atMost, T otherwise) => x <= limit ? atMost : otherwise;
 }
-
-/// <summary>Which width this process runs at: decided once, from what the JIT reports as accelerated.</summary>
-internal enum SimdPath { Scalar, Vector128, Vector256, Vector512 }
-
-internal static class Simd
-{
-    public static readonly SimdPath Path =
-        Vector512.IsHardwareAccelerated ? SimdPath.Vector512 :
-        Vector256.IsHardwareAccelerated ? SimdPath.Vector256 :
-        Vector128.IsHardwareAccelerated ? SimdPath.Vector128 :
-        SimdPath.Scalar;
-
-    /// <summary>
-    /// Whether multiply-add is fused in hardware (x64 FMA3, ARM64 AdvSimd). Where it is not — x64 without FMA, or a
-    /// NativeAOT app published for the default x64 target — the kernels multiply and add separately.
-    /// </summary>
-    public static bool HasFma => Fma.IsSupported || AdvSimd.IsSupported;
-
-    /// <summary>Elements of T in one vector of the active path.</summary>
-    public static int Width<T>() where T : unmanaged, IFloatingPointIeee754<T> => Path switch
-    {
-        SimdPath.Vector512 => Vector512<T>.Count,
-        SimdPath.Vector256 => Vector256<T>.Count,
-        SimdPath.Vector128 => Vector128<T>.Count,
-        _ => 1,
-    };
-}

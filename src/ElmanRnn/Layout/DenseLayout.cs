@@ -3,19 +3,6 @@ using System.Numerics.Tensors;
 
 namespace ElmanRnn.Layout;
 
-/// <summary>How the caller laid out a dense input tensor.</summary>
-internal enum InputForm
-{
-    /// <summary>(L, H_in): one sequence, no batch axis.</summary>
-    Unbatched,
-
-    /// <summary>(L, N, H_in): PyTorch's default.</summary>
-    TimeMajor,
-
-    /// <summary>(N, L, H_in): batch_first = True.</summary>
-    BatchFirst,
-}
-
 /// <summary>
 /// Dense input forms ↔ the canonical time-major form. This is the only code that knows about batch_first and
 /// unbatched input: it validates what the caller passed (PyTorch's checks, in PyTorch's order), produces
@@ -23,23 +10,27 @@ internal enum InputForm
 /// </summary>
 internal static class DenseLayout
 {
-    /// <summary>Validates input and h0 against the options, in PyTorch's order (spec §4.3).</summary>
-    public static (InputForm Form, int Steps, int Batch) Validate<T>(Tensor<T> input, Tensor<T>? h0, RnnOptions options)
+    /// <summary>
+    /// Validates input and h0 against the layer's shapes, in PyTorch's order (spec §4.3): input (L, N, H_in),
+    /// (N, L, H_in) when <paramref name="batchFirst"/>, or (L, H_in); h0 (NL·D, N, H) or (NL·D, H).
+    /// </summary>
+    public static (InputForm Form, int Steps, int Batch) Validate<T>(
+        Tensor<T> input, Tensor<T>? h0, int inputSize, int layersTimesDirections, int hiddenSize, bool batchFirst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank is not (2 or 3))
             throw new ArgumentException(
-                $"Expected input to be 2D or 3D, got {input.Rank}D tensor instead (shape {TensorRows.Format(input.Lengths)}).", nameof(input));
+                $"Expected input to be 2D or 3D, got {input.Rank}D tensor instead (shape {ShapeText.Format(input.Lengths)}).", nameof(input));
         bool unbatched = input.Rank == 2;
         if (h0 is not null && h0.Rank != input.Rank)
             throw new ArgumentException(
                 unbatched
-                    ? $"For unbatched 2-D input, hx should also be 2-D but got {h0.Rank}-D tensor (shape {TensorRows.Format(h0.Lengths)})."
-                    : $"For batched 3-D input, hx should also be 3-D but got {h0.Rank}-D tensor (shape {TensorRows.Format(h0.Lengths)}).",
+                    ? $"For unbatched 2-D input, hx should also be 2-D but got {h0.Rank}-D tensor (shape {ShapeText.Format(h0.Lengths)})."
+                    : $"For batched 3-D input, hx should also be 3-D but got {h0.Rank}-D tensor (shape {ShapeText.Format(h0.Lengths)}).",
                 nameof(h0));
 
-        var form = unbatched ? InputForm.Unbatched : options.BatchFirst ? InputForm.BatchFirst : InputForm.TimeMajor;
+        var form = unbatched ? InputForm.Unbatched : batchFirst ? InputForm.BatchFirst : InputForm.TimeMajor;
         for (int d = 0; d < input.Rank; d++)
             TensorRows.Dimension(input.Lengths, d, nameof(input));
         int steps = (int)(form == InputForm.BatchFirst ? input.Lengths[1] : input.Lengths[0]);
@@ -51,31 +42,31 @@ internal static class DenseLayout
         };
 
         int features = (int)input.Lengths[^1];
-        if (features != options.InputSize)
+        if (features != inputSize)
             throw new ArgumentException(
-                $"input.size(-1) must be equal to input_size. Expected {options.InputSize}, got {features}.", nameof(input));
+                $"input.size(-1) must be equal to input_size. Expected {inputSize}, got {features}.", nameof(input));
 
         if (h0 is not null)
-            CheckHidden(h0.Lengths, batch, options, unbatched, nameof(h0));
+            CheckHidden(h0.Lengths, layersTimesDirections, batch, hiddenSize, unbatched, nameof(h0));
 
         if (steps == 0)
             throw new ArgumentException(
-                $"Expected sequence length to be larger than 0 in RNN (input shape {TensorRows.Format(input.Lengths)}).", nameof(input));
+                $"Expected sequence length to be larger than 0 in RNN (input shape {ShapeText.Format(input.Lengths)}).", nameof(input));
         return (form, steps, batch);
     }
 
     /// <summary>hx must be (NL·D, N, H) — (NL·D, H) for unbatched input; PyTorch prints both with the batch axis.</summary>
-    public static void CheckHidden(ReadOnlySpan<nint> lengths, int batch, RnnOptions options, bool unbatched, string paramName)
+    public static void CheckHidden(
+        ReadOnlySpan<nint> lengths, int layersTimesDirections, int batch, int hiddenSize, bool unbatched, string paramName)
     {
-        int layersTimesDirections = options.NumLayers * (options.Bidirectional ? 2 : 1);
         bool ok = unbatched
-            ? lengths.Length == 2 && lengths[0] == layersTimesDirections && lengths[1] == options.HiddenSize
-            : lengths.Length == 3 && lengths[0] == layersTimesDirections && lengths[1] == batch && lengths[2] == options.HiddenSize;
+            ? lengths.Length == 2 && lengths[0] == layersTimesDirections && lengths[1] == hiddenSize
+            : lengths.Length == 3 && lengths[0] == layersTimesDirections && lengths[1] == batch && lengths[2] == hiddenSize;
         if (ok)
             return;
-        string actual = unbatched && lengths.Length == 2 ? $"[{lengths[0]}, 1, {lengths[1]}]" : TensorRows.Format(lengths);
+        string actual = unbatched && lengths.Length == 2 ? $"[{lengths[0]}, 1, {lengths[1]}]" : ShapeText.Format(lengths);
         throw new ArgumentException(
-            $"Expected hidden size ({layersTimesDirections}, {batch}, {options.HiddenSize}), got {actual}.", paramName);
+            $"Expected hidden size ({layersTimesDirections}, {batch}, {hiddenSize}), got {actual}.", paramName);
     }
 
     /// <summary>The input as (L·N, H_in) time-major rows: the tensor's own memory when it already is that, else a copy.</summary>
@@ -135,8 +126,8 @@ internal static class DenseLayout
         ArgumentNullException.ThrowIfNull(tensor, paramName);
         if (!tensor.Lengths.SequenceEqual(expected))
             throw new ArgumentException(
-                $"{paramName} must have shape {TensorRows.Format(expected)} (what Forward returns for this input), " +
-                $"got {TensorRows.Format(tensor.Lengths)}.", paramName);
+                $"{paramName} must have shape {ShapeText.Format(expected)} (what Forward returns for this input), " +
+                $"got {ShapeText.Format(tensor.Lengths)}.", paramName);
     }
 
     /// <summary>The canonical (L, N, D·H) rows into the caller's batch-first (N, L, D·H) memory.</summary>

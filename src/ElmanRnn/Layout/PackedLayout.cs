@@ -11,20 +11,20 @@ namespace ElmanRnn.Layout;
 internal static class PackedLayout
 {
     /// <summary>Packed data must be (S, H_in); h0, if given, (NL·D, B, H) with B = batch_sizes[0].</summary>
-    public static void Validate<T>(PackedSequence<T> input, Tensor<T>? h0, RnnOptions options)
+    public static void Validate<T>(PackedSequence<T> input, Tensor<T>? h0, int inputSize, int layersTimesDirections, int hiddenSize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(input);
         Tensor<T> data = input.Data;
         if (data.Rank != 2)
             throw new ArgumentException(
-                $"input must have 2 dimensions, got {data.Rank} (packed data of shape {TensorRows.Format(data.Lengths)}; " +
+                $"input must have 2 dimensions, got {data.Rank} (packed data of shape {ShapeText.Format(data.Lengths)}; " +
                 "expected (S, input_size)).", nameof(input));
-        if (data.Lengths[1] != options.InputSize)
+        if (data.Lengths[1] != inputSize)
             throw new ArgumentException(
-                $"input.size(-1) must be equal to input_size. Expected {options.InputSize}, got {data.Lengths[1]}.", nameof(input));
+                $"input.size(-1) must be equal to input_size. Expected {inputSize}, got {data.Lengths[1]}.", nameof(input));
         if (h0 is not null)
-            DenseLayout.CheckHidden(h0.Lengths, input.BatchSize, options, unbatched: false, nameof(h0));
+            DenseLayout.CheckHidden(h0.Lengths, layersTimesDirections, input.BatchSize, hiddenSize, unbatched: false, nameof(h0));
     }
 
     /// <summary>h0 (NL·D, B, H) in the caller's order → sorted order: row j of each layer is sequence sorted[j].

@@ -57,11 +57,11 @@ public static class PackedSequence
         ArgumentNullException.ThrowIfNull(input);
         if (input.FlattenedLength == 0)
             throw new ArgumentException(
-                $"Cannot pack empty tensors. Got input of shape {TensorRows.Format(input.Lengths)}.", nameof(input));
+                $"Cannot pack empty tensors. Got input of shape {ShapeText.Format(input.Lengths)}.", nameof(input));
         if (input.Rank < 2)
             throw new ArgumentException(
                 $"Expected input with at least 2 dimensions, (T, B, *) or with batchFirst (B, T, *), but got shape " +
-                $"{TensorRows.Format(input.Lengths)}.", nameof(input));
+                $"{ShapeText.Format(input.Lengths)}.", nameof(input));
 
         ReadOnlySpan<nint> shape = input.Lengths;
         int paddedLength = TensorRows.Dimension(shape, batchFirst ? 1 : 0, nameof(input));
@@ -69,7 +69,7 @@ public static class PackedSequence
         if (lengths.Length != batch)
             throw new ArgumentException(
                 $"Expected `len(lengths)` to be equal to batch_size, but got {lengths.Length} (batch_size={batch}); " +
-                $"input has shape {TensorRows.Format(shape)} and batchFirst is {Literal(batchFirst)}.",
+                $"input has shape {ShapeText.Format(shape)} and batchFirst is {Literal(batchFirst)}.",
                 nameof(lengths));
 
         // Before PlanPacking, which allocates one batch size per step of the longest sequence: a length far beyond
@@ -82,7 +82,7 @@ public static class PackedSequence
         {
             throw new ArgumentException(
                 $"lengths[{longest}] = {lengths[longest]} exceeds the padded time dimension of input " +
-                $"({paddedLength}, input shape {TensorRows.Format(shape)}, batchFirst: {Literal(batchFirst)}); a " +
+                $"({paddedLength}, input shape {ShapeText.Format(shape)}, batchFirst: {Literal(batchFirst)}); a " +
                 "sequence cannot be longer than the tensor that holds it. Check the lengths and batchFirst.",
                 nameof(lengths));
         }
@@ -198,8 +198,8 @@ public static class PackedSequence
             lengths[b] = TensorRows.Dimension(sequences[b].Lengths, 0, nameof(sequences));
         if (rowSize == 0 || lengths.AsSpan().IndexOfAnyExcept(0) < 0)
             throw new ArgumentException(
-                $"Cannot pack empty tensors. Got {batch} sequences with lengths {TensorRows.Format(lengths)} and " +
-                $"trailing dimensions {TensorRows.Format(trailing)}.", nameof(sequences));
+                $"Cannot pack empty tensors. Got {batch} sequences with lengths {ShapeText.Format(lengths)} and " +
+                $"trailing dimensions {ShapeText.Format(trailing)}.", nameof(sequences));
 
         var (batchSizes, sortedIndices) = PlanPacking(lengths, enforceSorted, fromSequenceList: true);
 
@@ -339,7 +339,7 @@ public static class PackedSequence
         if (padded.Rank < 2)
             throw new ArgumentException(
                 $"Expected padded with at least 2 dimensions, (T, B, *) or with batchFirst (B, T, *), but got shape " +
-                $"{TensorRows.Format(padded.Lengths)}.", nameof(padded));
+                $"{ShapeText.Format(padded.Lengths)}.", nameof(padded));
 
         ReadOnlySpan<nint> shape = padded.Lengths;
         int steps = TensorRows.Dimension(shape, batchFirst ? 1 : 0, nameof(padded));
@@ -347,14 +347,14 @@ public static class PackedSequence
         if (lengths.Length != batch)
             throw new ArgumentException(
                 $"Expected `len(lengths)` to be equal to batch_size, but got {lengths.Length} (batch_size={batch}); " +
-                $"padded has shape {TensorRows.Format(shape)} and batchFirst is {Literal(batchFirst)}.",
+                $"padded has shape {ShapeText.Format(shape)} and batchFirst is {Literal(batchFirst)}.",
                 nameof(lengths));
         for (int b = 0; b < batch; b++)
         {
             if ((uint)lengths[b] > (uint)steps)
                 throw new ArgumentException(
                     $"Expected every length to be in 0 .. {steps} (the padded time dimension of padded, shape " +
-                    $"{TensorRows.Format(shape)}, batchFirst: {Literal(batchFirst)}), but got " +
+                    $"{ShapeText.Format(shape)}, batchFirst: {Literal(batchFirst)}), but got " +
                     $"lengths[{b}] = {lengths[b]}.", nameof(lengths));
         }
 
@@ -522,9 +522,9 @@ public static class PackedSequence
                 trailing = sequence.Lengths[1..];
             else if (!sequence.Lengths[1..].SequenceEqual(trailing))
                 throw new ArgumentException(
-                    $"Expected every sequence to have the trailing dimensions {TensorRows.Format(trailing)} of " +
+                    $"Expected every sequence to have the trailing dimensions {ShapeText.Format(trailing)} of " +
                     $"sequences[0] (shape (L, *)), but sequences[{i}] has shape " +
-                    $"{TensorRows.Format(sequence.Lengths)}.", nameof(sequences));
+                    $"{ShapeText.Format(sequence.Lengths)}.", nameof(sequences));
         }
 
         return trailing;

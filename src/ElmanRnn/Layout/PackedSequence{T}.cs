@@ -136,10 +136,10 @@ public sealed class PackedSequence<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Describes the shape and layout, e.g. <c>PackedSequence&lt;Single&gt;(data: [6], batchSizes: [3, 2, 1],
     /// sortedIndices: [2, 0, 1], unsortedIndices: [1, 2, 0])</c>.</summary>
     public override string ToString() =>
-        $"PackedSequence<{typeof(T).Name}>(data: {TensorRows.Format(Data.Lengths)}, " +
-        $"batchSizes: {TensorRows.Format(_batchSizes)}, " +
-        $"sortedIndices: {(_sortedIndices is null ? "null" : TensorRows.Format(_sortedIndices))}, " +
-        $"unsortedIndices: {(_unsortedIndices is null ? "null" : TensorRows.Format(_unsortedIndices))})";
+        $"PackedSequence<{typeof(T).Name}>(data: {ShapeText.Format(Data.Lengths)}, " +
+        $"batchSizes: {ShapeText.Format(_batchSizes)}, " +
+        $"sortedIndices: {(_sortedIndices is null ? "null" : ShapeText.Format(_sortedIndices))}, " +
+        $"unsortedIndices: {(_unsortedIndices is null ? "null" : ShapeText.Format(_unsortedIndices))})";
 
     private static void ValidateBatchSizes(Tensor<T> data, ReadOnlySpan<int> batchSizes)
     {
@@ -168,7 +168,7 @@ public sealed class PackedSequence<T> where T : unmanaged, IFloatingPointIeee754
         if (rows != data.Lengths[0])
             throw new ArgumentException(
                 $"Expected data to have sum(batchSizes) = {rows} rows, but got data of shape " +
-                $"{TensorRows.Format(data.Lengths)}.", nameof(data));
+                $"{ShapeText.Format(data.Lengths)}.", nameof(data));
     }
 
     private static void ValidatePermutation(int[] indices, int batch, string paramName)

@@ -38,8 +38,8 @@ internal static class TensorRows
             return [];
         if (!IsRowMajor(tensor.Lengths, tensor.Strides))
             throw new ArgumentException(
-                $"{paramName} must be a dense row-major tensor to be written in place; got shape {Format(tensor.Lengths)} " +
-                $"with strides {Format(tensor.Strides)}.", paramName);
+                $"{paramName} must be a dense row-major tensor to be written in place; got shape {ShapeText.Format(tensor.Lengths)} " +
+                $"with strides {ShapeText.Format(tensor.Strides)}.", paramName);
         return MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), count);
     }
 
@@ -70,7 +70,7 @@ internal static class TensorRows
             count *= length;
             if (count > Array.MaxLength)
                 throw new ArgumentException(
-                    $"A tensor of shape {Format(lengths)} has more elements than one .NET array can hold " +
+                    $"A tensor of shape {ShapeText.Format(lengths)} has more elements than one .NET array can hold " +
                     $"({Array.MaxLength}).");
         }
 
@@ -85,7 +85,7 @@ internal static class TensorRows
         nint length = lengths[d];
         if (length > int.MaxValue)
             throw new ArgumentOutOfRangeException(paramName, length,
-                $"{paramName} has shape {Format(lengths)}: dimension {d} is {length}, more than ElmanRnn supports in " +
+                $"{paramName} has shape {ShapeText.Format(lengths)}: dimension {d} is {length}, more than ElmanRnn supports in " +
                 $"one dimension ({int.MaxValue}).");
         return (int)length;
     }
@@ -108,10 +108,4 @@ internal static class TensorRows
         trailing.CopyTo(shape.AsSpan(1));
         return shape;
     }
-
-    /// <summary>Formats a shape the way error messages quote it: <c>[3, 2, 4]</c>.</summary>
-    internal static string Format(ReadOnlySpan<nint> lengths) => $"[{string.Join(", ", lengths.ToArray())}]";
-
-    /// <summary>Formats integers the way error messages quote them: <c>[3, 2, 1]</c>.</summary>
-    internal static string Format(ReadOnlySpan<int> values) => $"[{string.Join(", ", values.ToArray())}]";
 }

@@ -1,19 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Serialization;
-
-/// <summary>A storage record of a torch.save archive: <c>data/{Key}</c> holds <see cref="Length"/> elements of <see cref="Type"/>.</summary>
-internal sealed record StorageRef(string Key, ElementType Type, long Length);
-
-/// <summary>
-/// What <c>torch._utils._rebuild_tensor_v2</c> would build: a view of <see cref="Storage"/> starting at element
-/// <see cref="Offset"/> with the given size and stride (in elements). Validated to lie inside the storage.
-/// </summary>
-internal sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, long[] Stride)
-{
-    public long ElementCount => Size.Aggregate(1L, (count, length) => count * length);
-}
 
 /// <summary>
 /// Evaluates the pickle of a <c>torch.save</c> state dict without executing anything: the opcodes a state dict
@@ -374,7 +363,7 @@ internal sealed class RestrictedUnpickler
 
     private TensorRef RebuildTensor(StorageRef storage, long offset, long[] size, long[] stride)
     {
-        string view = $"size ({string.Join(", ", size)}), stride ({string.Join(", ", stride)}) at offset {offset}";
+        string view = $"size {ShapeText.Format<long>(size)}, stride {ShapeText.Format<long>(stride)} at offset {offset}";
         if (size.Length != stride.Length)
             throw Fail($"tensor {view} has different numbers of sizes and strides");
         if (offset < 0 || size.Any(s => s < 0) || stride.Any(s => s < 0))

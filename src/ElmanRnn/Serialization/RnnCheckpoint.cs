@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Text.RegularExpressions;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Serialization;
 
@@ -32,35 +33,73 @@ public static class RnnCheckpoint
     /// <summary>
     /// Reads every tensor of a checkpoint file, recognising the format by content rather than by extension: a zip
     /// archive is a <c>torch.save</c> file (<see cref="TorchSave"/>), anything else must be safetensors
-    /// (<see cref="SafeTensors"/>).
+    /// (<see cref="SafeTensors"/>). A file that cannot seek (a named pipe, <c>&lt;(cat model.pt)</c>) is read into
+    /// memory first.
     /// </summary>
     /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
     /// <param name="path">The .pt, .pth, .bin or .safetensors file.</param>
     /// <returns>Tensor name to dense tensor, in file order.</returns>
-    /// <exception cref="InvalidDataException">The file is in neither format (including torch's pre-1.6 format) or is damaged.</exception>
+    /// <exception cref="InvalidDataException">The file is in neither format (including torch's pre-1.6 format), is
+    /// damaged, or cannot seek and holds more than one in-memory buffer can (about 2 GiB).</exception>
     public static IReadOnlyDictionary<string, Tensor<T>> Load<T>(string path)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var stream = File.OpenRead(path);
-        Span<byte> start = stackalloc byte[LegacyTorchMagic.Length];
-        start = start[..stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false)];
-        stream.Position = 0;
+        return Load<T>(stream, $"'{path}'");
+    }
+
+    /// <summary>
+    /// Reads every tensor of a checkpoint from <paramref name="stream"/>, recognising the format by content as
+    /// <see cref="Load{T}(string)"/> does. A stream that cannot seek (a pipe, a network stream) is read to its end
+    /// into memory first.
+    /// </summary>
+    /// <typeparam name="T">float or double; stored elements are converted to it.</typeparam>
+    /// <param name="stream">The checkpoint, positioned at its first byte; left open.</param>
+    /// <returns>Tensor name to dense tensor, in file order.</returns>
+    /// <exception cref="InvalidDataException">As for <see cref="Load{T}(string)"/>.</exception>
+    public static IReadOnlyDictionary<string, Tensor<T>> Load<T>(Stream stream)
+        where T : unmanaged, IFloatingPointIeee754<T> => Load<T>(stream, "the stream");
+
+    /// <summary><see cref="Load{T}(Stream)"/>, naming the stream <paramref name="source"/> in messages (e.g. <c>'model.pt'</c>).</summary>
+    internal static IReadOnlyDictionary<string, Tensor<T>> Load<T>(Stream stream, string source)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Stream seekable = SeekableStream.Of(stream, source);
+        switch (DetectFormat(seekable))
+        {
+            case CheckpointFormat.TorchSave:
+                return TorchSave.Read<T>(seekable);
+            case CheckpointFormat.LegacyTorchSave:
+                throw new InvalidDataException(
+                    $"{source} uses torch.save's legacy format (PyTorch < 1.6 or _use_new_zipfile_serialization=False), which is not supported; " +
+                    "re-save it with a current torch.save or as safetensors.");
+            default:
+                try
+                {
+                    return SafeTensors.Read<T>(seekable);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{source} is neither a torch.save zip archive nor a valid safetensors file: {e.Message}", e);
+                }
+        }
+    }
+
+    /// <summary>
+    /// Tells a checkpoint's format from its first bytes, leaving <paramref name="seekable"/> where it was: the one
+    /// place that does (the CLI asks it too, before it peeks at the weights' dtype).
+    /// </summary>
+    internal static CheckpointFormat DetectFormat(Stream seekable)
+    {
+        long start = seekable.Position;
+        Span<byte> head = stackalloc byte[LegacyTorchMagic.Length];
+        head = head[..seekable.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+        seekable.Position = start;
 
         // Local file header "PK\x03\x04", or "PK\x05\x06" for an archive with no records at all.
-        if (start is [(byte)'P', (byte)'K', 3, 4, ..] or [(byte)'P', (byte)'K', 5, 6, ..])
-            return TorchSave.Read<T>(stream);
-        if (start.SequenceEqual(LegacyTorchMagic))
-            throw new InvalidDataException(
-                $"'{path}' uses torch.save's legacy format (PyTorch < 1.6 or _use_new_zipfile_serialization=False), which is not supported; " +
-                "re-save it with a current torch.save or as safetensors.");
-        try
-        {
-            return SafeTensors.Read<T>(stream);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"'{path}' is neither a torch.save zip archive nor a valid safetensors file: {e.Message}", e);
-        }
+        if (head is [(byte)'P', (byte)'K', 3, 4, ..] or [(byte)'P', (byte)'K', 5, 6, ..])
+            return CheckpointFormat.TorchSave;
+        return head.SequenceEqual(LegacyTorchMagic) ? CheckpointFormat.LegacyTorchSave : CheckpointFormat.SafeTensors;
     }
 
     /// <summary>
@@ -124,7 +163,7 @@ public static class RnnCheckpoint
 
         ReadOnlySpan<nint> shape = inputWeights.Lengths;
         if (shape.Length != 2 || shape[0] <= 0 || shape[1] <= 0 || shape[0] > int.MaxValue || shape[1] > int.MaxValue)
-            throw new ArgumentException($"weight_ih_l0 has shape {ShapeText(shape)}; an nn.RNN's is (hidden_size, input_size), both > 0.", nameof(stateDict));
+            throw new ArgumentException($"weight_ih_l0 has shape {ShapeText.Format(shape)}; an nn.RNN's is (hidden_size, input_size), both > 0.", nameof(stateDict));
 
         // Layers must be 0..k without gaps; checking that first also keeps a forged "_l2000000000" from expanding
         // into billions of expected names below.
@@ -154,7 +193,7 @@ public static class RnnCheckpoint
             if (!stateDict.TryGetValue(spec.Name, out Tensor<T>? tensor))
                 problems.Add($"{spec.Name} is missing");
             else if (!tensor.Lengths.SequenceEqual(Array.ConvertAll(spec.Shape, s => (nint)s)))
-                problems.Add($"{spec.Name} has shape {ShapeText(tensor.Lengths)}, expected {spec.ShapeText}");
+                problems.Add($"{spec.Name} has shape {ShapeText.Format(tensor.Lengths)}, expected {spec.ShapeText}");
         }
         if (problems.Count > 0)
             throw new ArgumentException(
@@ -165,7 +204,7 @@ public static class RnnCheckpoint
     }
 
     /// <summary>
-    /// Builds an <see cref="RnnLayer{T}"/> from a checkpoint file: <see cref="Load{T}"/>, <see cref="StripPrefix{T}"/>
+    /// Builds an <see cref="RnnLayer{T}"/> from a checkpoint file: <see cref="Load{T}(string)"/>, <see cref="StripPrefix{T}"/>
     /// when <paramref name="prefix"/> is not empty, <see cref="InferOptions{T}"/>, then a strict
     /// <see cref="RnnLayer{T}.LoadStateDict"/>.
     /// </summary>
@@ -182,7 +221,31 @@ public static class RnnCheckpoint
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(prefix);
-        IReadOnlyDictionary<string, Tensor<T>> stateDict = Load<T>(path);
+        using var stream = File.OpenRead(path);
+        return LoadLayer<T>(stream, $"'{path}'", prefix, nonlinearity, batchFirst);
+    }
+
+    /// <summary>
+    /// <see cref="LoadLayer{T}(string, string, Nonlinearity, bool)"/> from a stream; one that cannot seek (a pipe, a
+    /// network stream) is read to its end into memory first.
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="stream">The checkpoint, positioned at its first byte; left open.</param>
+    /// <param name="prefix">The RNN's module path inside a whole-model checkpoint; empty when the stream holds just the RNN's state dict.</param>
+    /// <param name="nonlinearity">φ, which a checkpoint does not record. Default tanh.</param>
+    /// <param name="batchFirst">The input layout, which a checkpoint does not record. Default false.</param>
+    /// <returns>The layer, in training mode as PyTorch modules start (with dropout 0 that changes nothing).</returns>
+    /// <exception cref="InvalidDataException">The stream is not a readable checkpoint.</exception>
+    /// <exception cref="ArgumentException">The prefix selects nothing, or the tensors are not a consistent nn.RNN.</exception>
+    public static RnnLayer<T> LoadLayer<T>(Stream stream, string prefix = "", Nonlinearity nonlinearity = Nonlinearity.Tanh, bool batchFirst = false)
+        where T : unmanaged, IFloatingPointIeee754<T> => LoadLayer<T>(stream, "the stream", prefix, nonlinearity, batchFirst);
+
+    /// <summary>The stream overload, naming the stream <paramref name="source"/> in messages (e.g. <c>'model.pt'</c>).</summary>
+    internal static RnnLayer<T> LoadLayer<T>(Stream stream, string source, string prefix, Nonlinearity nonlinearity, bool batchFirst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        IReadOnlyDictionary<string, Tensor<T>> stateDict = Load<T>(stream, source);
         if (prefix.Length > 0)
             stateDict = StripPrefix(stateDict, prefix);
         var layer = new RnnLayer<T>(InferOptions(stateDict, nonlinearity, batchFirst));
@@ -196,6 +259,4 @@ public static class RnnCheckpoint
         .Where(match => match.Success)
         .Select(match => match.Groups[1].Value)
         .Distinct();
-
-    private static string ShapeText(ReadOnlySpan<nint> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 }

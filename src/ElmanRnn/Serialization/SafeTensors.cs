@@ -5,6 +5,7 @@ using System.Numerics.Tensors;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Serialization;
 
@@ -136,15 +137,7 @@ public static class SafeTensors
 
     // Non-seekable streams are buffered whole so that the header can be checked against the real file length
     // before anything sized by the header is allocated.
-    private static Stream Seekable(Stream stream)
-    {
-        if (stream.CanSeek)
-            return stream;
-        var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        copy.Position = 0;
-        return copy;
-    }
+    private static Stream Seekable(Stream stream) => SeekableStream.Of(stream, "The safetensors stream");
 
     private static Header ReadHeader(Stream stream)
     {
@@ -307,7 +300,7 @@ public static class SafeTensors
         }
         if (count * type.Size() != byteLength)
             throw new InvalidDataException(
-                $"safetensors tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {(count > byteLength ? "over " + byteLength : count * type.Size())} bytes, but its data_offsets [{offsets[0]}, {offsets[1]}] hold {byteLength}.");
+                $"safetensors tensor '{name}' of shape {ShapeText.Format<long>(shape)} and dtype {dtype} needs {(count > byteLength ? "over " + byteLength : count * type.Size())} bytes, but its data_offsets [{offsets[0]}, {offsets[1]}] hold {byteLength}.");
 
         nint[] lengths = shape.Length == 0 ? [1] : Array.ConvertAll(shape, l => (nint)l);
         return new Entry(name, type, lengths, offsets[0], offsets[1]);

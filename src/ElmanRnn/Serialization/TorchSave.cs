@@ -2,6 +2,7 @@ using System.Collections;
 using System.IO.Compression;
 using System.Numerics;
 using System.Numerics.Tensors;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Serialization;
 
@@ -79,7 +80,8 @@ public static partial class TorchSave
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using ZipArchive archive = OpenArchive(stream);
+        // ZipArchive would buffer a stream that cannot seek too, but without a budget.
+        using ZipArchive archive = OpenArchive(SeekableStream.Of(stream, "The torch.save stream"));
         ZipArchiveEntry pickle = FindDataPickle(archive);
         string prefix = pickle.FullName[..^"data.pkl".Length];
         bool bigEndian = ReadByteOrder(archive, prefix);
@@ -267,7 +269,7 @@ public static partial class TorchSave
             {
                 if (read[(int)walk.Source])
                     throw new InvalidDataException(
-                        $"torch.save tensor '{name}' of size ({string.Join(", ", size)}), stride ({string.Join(", ", stride)}) reads storage element {walk.Source} " +
+                        $"torch.save tensor '{name}' of size {ShapeText.Format<long>(size)}, stride {ShapeText.Format<long>(stride)} reads storage element {walk.Source} " +
                         "more than once; views that overlap themselves (expanded, stride 0) are not supported.");
                 read[(int)walk.Source] = true;
                 dense[i] = storage[walk.Source];

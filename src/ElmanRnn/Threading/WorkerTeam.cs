@@ -2,16 +2,6 @@ using System.Runtime.ExceptionServices;
 
 namespace ElmanRnn.Threading;
 
-/// <summary>One part of a fork-join job; the parts together do the whole job.</summary>
-internal interface ITeamJob
-{
-    /// <summary>Does part <paramref name="part"/> of <paramref name="parts"/>.</summary>
-    void Execute(int part, int parts);
-
-    /// <summary>Called when some part threw, so parts waiting on it are released (e.g. a barrier broken).</summary>
-    void Abort();
-}
-
 /// <summary>
 /// A fixed team of background threads for fork-join inside one Forward call: part 0 runs on the caller, parts 1..n-1
 /// on the workers. One job at a time: a caller that finds the team busy runs single-threaded instead (results are

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Training;
 
@@ -87,7 +88,7 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
         var expected = WithLast(input, m);
         if (!gradOutput.Lengths.SequenceEqual(expected))
             throw new ArgumentException(
-                $"Expected gradOutput of shape [{string.Join(", ", expected)}], got [{string.Join(", ", gradOutput.Lengths.ToArray())}]",
+                $"Expected gradOutput of shape {ShapeText.Format(expected)}, got {ShapeText.Format(gradOutput.Lengths)}",
                 nameof(gradOutput));
         var gy = new T[gradOutput.FlattenedLength];
         gradOutput.FlattenTo(gy);
@@ -114,7 +115,7 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank < 1 || input.Lengths[^1] != InFeatures)
             throw new ArgumentException(
-                $"Expected input with last dimension {InFeatures} (in_features), got shape [{string.Join(", ", input.Lengths.ToArray())}]",
+                $"Expected input with last dimension {InFeatures} (in_features), got shape {ShapeText.Format(input.Lengths)}",
                 name);
         var x = new T[input.FlattenedLength];
         input.FlattenTo(x);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using ElmanRnn.Layout;
 
 namespace ElmanRnn.Training;
 
@@ -21,7 +22,7 @@ public static class Losses
         ArgumentNullException.ThrowIfNull(target);
         if (!prediction.Lengths.SequenceEqual(target.Lengths))
             throw new ArgumentException(
-                $"Expected target of the prediction's shape [{string.Join(", ", prediction.Lengths.ToArray())}], got [{string.Join(", ", target.Lengths.ToArray())}]",
+                $"Expected target of the prediction's shape {ShapeText.Format(prediction.Lengths)}, got {ShapeText.Format(target.Lengths)}",
                 nameof(target));
         var p = new T[prediction.FlattenedLength];
         var t = new T[target.FlattenedLength];
@@ -53,7 +54,7 @@ public static class Losses
     {
         ArgumentNullException.ThrowIfNull(logits);
         if (logits.Rank != 2)
-            throw new ArgumentException($"Expected logits of shape (N, C), got rank {logits.Rank} [{string.Join(", ", logits.Lengths.ToArray())}]", nameof(logits));
+            throw new ArgumentException($"Expected logits of shape (N, C), got rank {logits.Rank} {ShapeText.Format(logits.Lengths)}", nameof(logits));
         int n = (int)logits.Lengths[0], c = (int)logits.Lengths[1];
         if (targets.Length != n)
             throw new ArgumentException($"Expected {n} targets (one per row of logits), got {targets.Length}", nameof(targets));

@@ -92,6 +92,24 @@ public sealed class RunCommandTests : IDisposable
             ""));
     }
 
+    // `--weights <(cat model.pt) --input <(cat x.npy)`: pipes cannot seek and can be read only once, yet the
+    // weights' dtype is detected (float64 here) and then the same bytes are loaded. Oracle and tolerance as above.
+    [LinuxFact]
+    public void ReadsTheWeightsAndTheInputThroughPipes()
+    {
+        string io = Path.Combine(Fixtures, "pybridge", "rnn_tanh_bi_l2_f64.io.safetensors");
+        IReadOnlyDictionary<string, Tensor<double>> expected = SafeTensors.Read<double>(io);
+        using var weights = new NamedPipe(PathOf("weights-pipe"), File.ReadAllBytes(Path.Combine(Fixtures, "pybridge", "rnn_tanh_bi_l2_f64.pt")));
+        using var input = new NamedPipe(PathOf("input-pipe"), File.ReadAllBytes(WriteNpy("x.npy", expected["input"])));
+
+        CliResult result = CliRunner.Invoke(
+            "run", "--weights", weights.Path, "--input", input.Path, "--h0", WriteNpy("h0.npy", expected["h0"]), "--output-dir", OutputDirectory);
+
+        result.ExitCode.Should().Be(0, result.Error);
+        result.Output.Should().Contain("float64 (the weights' dtype)");
+        ShouldMatch(expected, DType.Float64, 1e-12);
+    }
+
     [Theory]
     [MemberData(nameof(PackedGoldenFiles))]
     public void WithLengthsReproducesLibtorchOnPackedInput(string file)
@@ -334,15 +352,5 @@ public sealed class RunCommandTests : IDisposable
         var values = new T[swapped.FlattenedLength];
         swapped.FlattenTo(values);
         return Tensor.Create(values, swapped.Lengths);
-    }
-}
-
-/// <summary>A fact that needs Linux's file system (for example /proc); skipped elsewhere.</summary>
-internal sealed class LinuxFactAttribute : FactAttribute
-{
-    public LinuxFactAttribute()
-    {
-        if (!OperatingSystem.IsLinux())
-            Skip = "needs Linux";
     }
 }

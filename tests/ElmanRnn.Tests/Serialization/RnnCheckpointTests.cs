@@ -69,6 +69,34 @@ public sealed class RnnCheckpointTests : IDisposable
         RnnCheckpoint.Load<float>(torchNamedSafetensors)["w"].ShouldEqual([2], 1f, 2f);
     }
 
+    [Theory]
+    [InlineData("rnn_tanh_bi_l2.pt")]
+    [InlineData("rnn_tanh_bi_l2.safetensors")]
+    public void ALayerLoadsFromAStreamThatCannotSeek(string file)
+    {
+        byte[] bytes = File.ReadAllBytes(Path.Combine(PyBridgeFixtures, file));
+
+        ShouldReproduceLibtorch(RnnCheckpoint.LoadLayer<float>(new ForwardOnlyStream(bytes)), "rnn_tanh_bi_l2");
+    }
+
+    // What the shell's <(cat model.pt) hands over: a file that cannot seek and can be read only once.
+    [LinuxFact]
+    public void ALayerLoadsFromANamedPipe()
+    {
+        using var pipe = new NamedPipe(PathOf("weights.pt"), File.ReadAllBytes(Path.Combine(PyBridgeFixtures, "rnn_tanh_bi_l2.pt")));
+
+        ShouldReproduceLibtorch(RnnCheckpoint.LoadLayer<float>(pipe.Path), "rnn_tanh_bi_l2");
+    }
+
+    [Fact]
+    public void AStreamThatCannotSeekIsBufferedOnlyUpToTheBudget()
+    {
+        SeekableStream.Of(new ForwardOnlyStream(new byte[100]), "'pipe'", maxBytes: 100).Length.Should().Be(100);
+
+        FluentActions.Invoking(() => SeekableStream.Of(new ForwardOnlyStream(new byte[101]), "'pipe'", maxBytes: 100))
+            .Should().Throw<InvalidDataException>().WithMessage("'pipe' cannot seek (a pipe or a network stream)*more than the 100 bytes*");
+    }
+
     [Fact]
     public void TheLegacyTorchFormatIsNamedInTheError()
     {
@@ -251,6 +279,24 @@ public sealed class RnnCheckpointTests : IDisposable
         a.Keys.Should().Equal(e.Keys);
         foreach (string name in e.Keys)
             a[name].ShouldEqual(TensorAssert.Shape(e[name]), TensorAssert.Values(e[name]));
+    }
+
+    private static readonly string PyBridgeFixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "pybridge");
+
+    // Oracle: libtorch 2.10's output and h_n for these weights (NAME.io.safetensors, written with them by
+    // tests/ElmanRnn.TorchOracle). Tolerance: max error relative to max(1, max |expected|) ≤ 1e-5 (float32), as in
+    // LibtorchFixtureTests.
+    private static void ShouldReproduceLibtorch(RnnLayer<float> rnn, string name)
+    {
+        IReadOnlyDictionary<string, Tensor<float>> io = SafeTensors.Read<float>(Path.Combine(PyBridgeFixtures, name + ".io.safetensors"));
+        rnn.Training = false;
+        (Tensor<float> output, Tensor<float> hn) = rnn.Forward(io["input"], io["h0"]);
+        foreach ((double[] actual, double[] expected) in new[] { (output.ToDoubles(), io["output"].ToDoubles()), (hn.ToDoubles(), io["h_n"].ToDoubles()) })
+        {
+            actual.Should().HaveSameCount(expected);
+            double scale = Math.Max(1, expected.Max(Math.Abs));
+            actual.Zip(expected, (a, e) => Math.Abs(a - e) / scale).Max().Should().BeLessThanOrEqualTo(1e-5);
+        }
     }
 
     /// <summary>torch.save(model.state_dict()) of a model whose encoder holds an embedding and the RNN, plus a decoder.</summary>

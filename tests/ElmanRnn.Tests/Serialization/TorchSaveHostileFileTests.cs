@@ -131,14 +131,14 @@ public class TorchSaveHostileFileTests
                 .BinInt1(0).BinUnicode("1").Tuple1().BinInt1(1).Tuple1().NewFalse().EmptyDict().Tuple().Reduce().Stop()),
             "tensor size holds a non-integer"
         },
-        { "a negative size", InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [-1], [1]))), "tensor size (-1), stride (1) at offset 0 has a negative size, stride or offset" },
+        { "a negative size", InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [-1], [1]))), "tensor size [-1], stride [1] at offset 0 has a negative size, stride or offset" },
         { "a negative stride", InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 3, [2], [-1]))), "has a negative size, stride or offset" },
         { "a negative offset", InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, -1, [2], [1]))), "has a negative size, stride or offset" },
         { "sizes and strides of different ranks", InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [2, 2], [1]))), "different numbers of sizes and strides" },
         {
             "an offset that pushes the view past the storage",
             InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 6, 1, [2, 3], [3, 1]))),
-            "tensor size (2, 3), stride (3, 1) at offset 1 reaches past the end of storage '0', which holds 6 elements"
+            "tensor size [2, 3], stride [3, 1] at offset 1 reaches past the end of storage '0', which holds 6 elements"
         },
         {
             "a stride that steps past the storage",
@@ -148,7 +148,7 @@ public class TorchSaveHostileFileTests
         {
             "an empty view starting past the storage",
             InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 6, 7, [0], [1]))),
-            "empty tensor size (0), stride (1) at offset 7 starts past the end of storage '0'"
+            "empty tensor size [0], stride [1] at offset 7 starts past the end of storage '0'"
         },
         {
             "absurd sizes whose element count overflows 64 bits",
@@ -165,12 +165,12 @@ public class TorchSaveHostileFileTests
         {
             "a stride-0 view as torch's expand() leaves it",
             InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [4], [0])), ("0", F32(1, 2, 3, 4))),
-            "tensor 'w' of size (4), stride (0) reads storage element 0 more than once; views that overlap themselves (expanded, stride 0) are not supported."
+            "tensor 'w' of size [4], stride [0] reads storage element 0 more than once; views that overlap themselves (expanded, stride 0) are not supported."
         },
         {
             "rows that overlap by one element",
             InArchive(StateDictPickle(new PickledTensor("w", "FloatStorage", "0", 4, 0, [2, 2], [1, 1])), ("0", F32(1, 2, 3, 4))),
-            "tensor 'w' of size (2, 2), stride (1, 1) reads storage element 1 more than once"
+            "tensor 'w' of size [2, 2], stride [1, 1] reads storage element 1 more than once"
         },
     };
 
