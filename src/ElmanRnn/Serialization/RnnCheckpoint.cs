@@ -237,6 +237,8 @@ public static class RnnCheckpoint
     /// <returns>The layer, in training mode as PyTorch modules start (with dropout 0 that changes nothing).</returns>
     /// <exception cref="InvalidDataException">The stream is not a readable checkpoint.</exception>
     /// <exception cref="ArgumentException">The prefix selects nothing, or the tensors are not a consistent nn.RNN.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0026",
+        Justification = "The path and stream overloads differ in their first parameter's type, so no call is ambiguous.")]
     public static RnnLayer<T> LoadLayer<T>(Stream stream, string prefix = "", Nonlinearity nonlinearity = Nonlinearity.Tanh, bool batchFirst = false)
         where T : unmanaged, IFloatingPointIeee754<T> => LoadLayer<T>(stream, "the stream", prefix, nonlinearity, batchFirst);
 
