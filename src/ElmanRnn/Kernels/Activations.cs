@@ -26,12 +26,13 @@ internal static class Activations
     /// <summary>
     /// tanh|x| = −u / (2 + u) with u = expm1(−2|x|), then the sign of x: one exponential, one division and no branch
     /// between formulas. expm1 keeps full relative accuracy as |x| → 0 (u ≈ −2|x| carries no cancellation), and every
-    /// step after u is a correctly rounded operation that is monotonic in u, so tanh is monotonic as long as u is (the
-    /// tests sweep every float). expm1(v) = 2ⁿ·expm1(r) + (2ⁿ − 1) with v = n·ln 2 + r, |r| ≤ ln 2 / 2 (Cody–Waite
-    /// reduction with ln 2 split in two, so n·ln2Hi is exact), expm1(r) by its Taylor series to r⁷ (float) / r¹³
-    /// (double), whose truncation error is 2e-8 / 1e-17 relative. |x| is clamped where tanh already rounds to 1
-    /// (9.5 float, 20 double), which keeps 2ⁿ a normal number; ±∞ gives ±1, ±0 gives ±0 and NaN propagates.
-    /// Measured against Math.Tanh: ≤ 1.8e-7 relative over every float, ≤ 1e-15 (a few ulp) in double.
+    /// step after u is a correctly rounded operation that is monotonic in u, so tanh is monotonic as long as u is
+    /// (checked on every float; the tests sweep a dense subset and every float near the points where n changes).
+    /// expm1(v) = 2ⁿ·expm1(r) + (2ⁿ − 1) with v = n·ln 2 + r, |r| ≤ ln 2 / 2 (Cody–Waite reduction with ln 2 split in
+    /// two, so n·ln2Hi is exact), expm1(r) by its Taylor series to r⁷ (float) / r¹³ (double), whose truncation error is
+    /// 2e-8 / 1e-17 relative. |x| is clamped where tanh already rounds to 1 (9.5 float, 20 double), which keeps 2ⁿ a
+    /// normal number; ±∞ gives ±1, ±0 gives ±0 and NaN propagates. Measured against Math.Tanh, with and without FMA: ≤
+    /// 1.8e-7 relative over every float; ≤ 5e-16 in double on a dense random sample.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Tanh<T, TV, TOps>(TV x)
