@@ -24,9 +24,15 @@ internal static class Activations
         };
 
     /// <summary>
-    /// tanh after Cephes (Moshier): for |x| &lt; 0.625 the odd rational (double) / polynomial (float) approximation
-    /// x + x·z·R(z), z = x², which keeps full relative accuracy near 0; beyond, sign(x)·(1 − 2/(e^{2|x|} + 1)), which
-    /// saturates to ±1 as e^{2|x|} overflows. NaN propagates through both branches.
+    /// tanh|x| = −u / (2 + u) with u = expm1(−2|x|), then the sign of x: one exponential, one division and no branch
+    /// between formulas. expm1 keeps full relative accuracy as |x| → 0 (u ≈ −2|x| carries no cancellation), and every
+    /// step after u is a correctly rounded operation that is monotonic in u, so tanh is monotonic as long as u is
+    /// (checked on every float; the tests sweep a dense subset and every float near the points where n changes).
+    /// expm1(v) = 2ⁿ·expm1(r) + (2ⁿ − 1) with v = n·ln 2 + r, |r| ≤ ln 2 / 2 (Cody–Waite reduction with ln 2 split in
+    /// two, so n·ln2Hi is exact), expm1(r) by its Taylor series to r⁷ (float) / r¹³ (double), whose truncation error is
+    /// 2e-8 / 1e-17 relative. |x| is clamped where tanh already rounds to 1 (9.5 float, 20 double), which keeps 2ⁿ a
+    /// normal number; ±∞ gives ±1, ±0 gives ±0 and NaN propagates. Measured against Math.Tanh, with and without FMA: ≤
+    /// 1.8e-7 relative over every float; ≤ 5e-16 in double on a dense random sample.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Tanh<T, TV, TOps>(TV x)
@@ -34,31 +40,55 @@ internal static class Activations
         where TV : struct
         where TOps : IVectorOps<TV, T>
     {
+        bool isFloat = typeof(T) == typeof(float);
         TV one = TOps.Broadcast(T.One);
+        TV limit = Constant<T, TV, TOps>(isFloat ? 9.5 : 20.0);
         TV ax = TOps.Abs(x);
-        TV e = TOps.Exp(TOps.Add(ax, ax));
-        TV large = TOps.CopySign(TOps.Subtract(one, TOps.Divide(TOps.Broadcast(T.CreateTruncating(2.0)), TOps.Add(e, one))), x);
+        // limit < |x| ? limit : |x|, so that a NaN (every comparison false) passes through.
+        TV v = TOps.Multiply(TOps.SelectBelow(limit, ax, limit, ax), Constant<T, TV, TOps>(-2.0));
 
-        TV z = TOps.Multiply(x, x), small;
-        if (typeof(T) == typeof(float))
+        // n = round(v / ln 2): adding 1.5·2^mantissaBits rounds v·log2(e) to an integer in the low bits, which already
+        // hold n + exponentBias; shifting them into the exponent field makes 2ⁿ.
+        int mantissaBits = isFloat ? 23 : 52;
+        TV shifter = Constant<T, TV, TOps>(isFloat ? 1.5 * (1 << 23) + 127 : 1.5 * (1L << 52) + 1023);
+        TV shifted = TOps.MultiplyAdd(v, Constant<T, TV, TOps>(1.4426950408889634), shifter);
+        TV n = TOps.Subtract(shifted, shifter);
+        TV r = TOps.MultiplyAdd(n, Constant<T, TV, TOps>(isFloat ? -0.693359375 : -6.93147180369123816490e-01), v);
+        r = TOps.MultiplyAdd(n, Constant<T, TV, TOps>(isFloat ? 2.12194440054690583e-4 : -1.90821492927058770002e-10), r);
+
+        // expm1(r) = r + r²·(1/2! + r/3! + r²/4! + …)
+        TV q;
+        if (isFloat)
         {
-            TV poly = TOps.MultiplyAdd(TOps.Broadcast(T.CreateTruncating(-5.70498872745E-3)), z, TOps.Broadcast(T.CreateTruncating(2.06390887954E-2)));
-            poly = TOps.MultiplyAdd(poly, z, TOps.Broadcast(T.CreateTruncating(-5.37397155531E-2)));
-            poly = TOps.MultiplyAdd(poly, z, TOps.Broadcast(T.CreateTruncating(1.33314422036E-1)));
-            poly = TOps.MultiplyAdd(poly, z, TOps.Broadcast(T.CreateTruncating(-3.33332819422E-1)));
-            small = TOps.MultiplyAdd(TOps.Multiply(poly, z), x, x);
+            q = TOps.MultiplyAdd(Constant<T, TV, TOps>(1.0 / 5040), r, Constant<T, TV, TOps>(1.0 / 720));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 120));
         }
         else
         {
-            TV p = TOps.MultiplyAdd(TOps.Broadcast(T.CreateTruncating(-9.64399179425052238628E-1)), z, TOps.Broadcast(T.CreateTruncating(-9.92877231001918586564E1)));
-            p = TOps.MultiplyAdd(p, z, TOps.Broadcast(T.CreateTruncating(-1.61468768441708447952E3)));
-            TV q = TOps.Add(z, TOps.Broadcast(T.CreateTruncating(1.12811678491632931402E2)));
-            q = TOps.MultiplyAdd(q, z, TOps.Broadcast(T.CreateTruncating(2.23548839060100448583E3)));
-            q = TOps.MultiplyAdd(q, z, TOps.Broadcast(T.CreateTruncating(4.84406305325125486048E3)));
-            small = TOps.MultiplyAdd(TOps.Divide(TOps.Multiply(z, p), q), x, x);
+            q = TOps.MultiplyAdd(Constant<T, TV, TOps>(1.0 / 6227020800), r, Constant<T, TV, TOps>(1.0 / 479001600));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 39916800));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 3628800));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 362880));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 40320));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 5040));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 720));
+            q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 120));
         }
-        return TOps.SelectBelow(ax, TOps.Broadcast(T.CreateTruncating(0.625)), small, large);
+        q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 24));
+        q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(1.0 / 6));
+        q = TOps.MultiplyAdd(q, r, Constant<T, TV, TOps>(0.5));
+        TV expm1R = TOps.MultiplyAdd(TOps.Multiply(r, r), q, r);
+
+        TV pow2N = TOps.ShiftBitsLeft(shifted, mantissaBits);
+        TV u = TOps.MultiplyAdd(pow2N, expm1R, TOps.Subtract(pow2N, one));
+        return TOps.CopySign(TOps.Divide(u, TOps.Subtract(Constant<T, TV, TOps>(-2.0), u)), x);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Constant<T, TV, TOps>(double value)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T> => TOps.Broadcast(T.CreateTruncating(value));
 
     /// <summary>x ← φ(x) in place, for rows whose pre-activation needs no GEMM (a zero initial state).</summary>
     public static void Apply<T>(Span<T> x, Activation activation) where T : unmanaged, IFloatingPointIeee754<T>

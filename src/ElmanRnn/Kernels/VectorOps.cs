@@ -38,9 +38,11 @@ internal interface IVectorOps<TVector, T>
 
     static abstract TVector Abs(TVector x);
 
-    static abstract TVector Exp(TVector x);
-
     static abstract TVector CopySign(TVector magnitude, TVector sign);
+
+    /// <summary>Per lane: the bits of x, read as an unsigned integer of the same width, shifted left by count (zeros
+    /// shifted in) — how a float kernel builds 2ⁿ from an integer it holds in the low bits.</summary>
+    static abstract TVector ShiftBitsLeft(TVector x, int count);
 
     /// <summary>Per lane: x &lt; limit ? below : otherwise.</summary>
     static abstract TVector SelectBelow(TVector x, TVector limit, TVector below, TVector otherwise);
@@ -91,17 +93,17 @@ internal readonly struct Vector512Ops<T> : IVectorOps<Vector512<T>, T> where T :
     public static Vector512<T> Abs(Vector512<T> x) => Vector512.Abs(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Exp(Vector512<T> x)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector512.Exp(x.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector512.Exp(x.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
-    }
+    public static Vector512<T> CopySign(Vector512<T> magnitude, Vector512<T> sign) => Vector512.CopySign(magnitude, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> CopySign(Vector512<T> magnitude, Vector512<T> sign) => Vector512.CopySign(magnitude, sign);
+    public static Vector512<T> ShiftBitsLeft(Vector512<T> x, int count)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.ShiftLeft(x.AsUInt32(), count).As<uint, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.ShiftLeft(x.AsUInt64(), count).As<ulong, T>();
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> SelectBelow(Vector512<T> x, Vector512<T> limit, Vector512<T> below, Vector512<T> otherwise) =>
@@ -155,17 +157,17 @@ internal readonly struct Vector256Ops<T> : IVectorOps<Vector256<T>, T> where T :
     public static Vector256<T> Abs(Vector256<T> x) => Vector256.Abs(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Exp(Vector256<T> x)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector256.Exp(x.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector256.Exp(x.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
-    }
+    public static Vector256<T> CopySign(Vector256<T> magnitude, Vector256<T> sign) => Vector256.CopySign(magnitude, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> CopySign(Vector256<T> magnitude, Vector256<T> sign) => Vector256.CopySign(magnitude, sign);
+    public static Vector256<T> ShiftBitsLeft(Vector256<T> x, int count)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.ShiftLeft(x.AsUInt32(), count).As<uint, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.ShiftLeft(x.AsUInt64(), count).As<ulong, T>();
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> SelectBelow(Vector256<T> x, Vector256<T> limit, Vector256<T> below, Vector256<T> otherwise) =>
@@ -219,17 +221,17 @@ internal readonly struct Vector128Ops<T> : IVectorOps<Vector128<T>, T> where T :
     public static Vector128<T> Abs(Vector128<T> x) => Vector128.Abs(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> Exp(Vector128<T> x)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector128.Exp(x.AsSingle()).As<float, T>();
-        if (typeof(T) == typeof(double))
-            return Vector128.Exp(x.AsDouble()).As<double, T>();
-        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
-    }
+    public static Vector128<T> CopySign(Vector128<T> magnitude, Vector128<T> sign) => Vector128.CopySign(magnitude, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> CopySign(Vector128<T> magnitude, Vector128<T> sign) => Vector128.CopySign(magnitude, sign);
+    public static Vector128<T> ShiftBitsLeft(Vector128<T> x, int count)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector128.ShiftLeft(x.AsUInt32(), count).As<uint, T>();
+        if (typeof(T) == typeof(double))
+            return Vector128.ShiftLeft(x.AsUInt64(), count).As<ulong, T>();
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> SelectBelow(Vector128<T> x, Vector128<T> limit, Vector128<T> below, Vector128<T> otherwise) =>
@@ -276,10 +278,17 @@ internal readonly struct ScalarOps<T> : IVectorOps<T, T> where T : unmanaged, IF
     public static T Abs(T x) => T.Abs(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Exp(T x) => T.Exp(x);
+    public static T CopySign(T magnitude, T sign) => T.CopySign(magnitude, sign);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T CopySign(T magnitude, T sign) => T.CopySign(magnitude, sign);
+    public static T ShiftBitsLeft(T x, int count)
+    {
+        if (typeof(T) == typeof(float))
+            return Unsafe.BitCast<uint, T>(Unsafe.BitCast<T, uint>(x) << count);
+        if (typeof(T) == typeof(double))
+            return Unsafe.BitCast<ulong, T>(Unsafe.BitCast<T, ulong>(x) << count);
+        throw new NotSupportedException($"Element type {typeof(T)} is not supported; use float or double.");
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T SelectBelow(T x, T limit, T below, T otherwise) => x < limit ? below : otherwise;
