@@ -211,4 +211,29 @@ public class ActivationTests
             }
         }
     }
+    [Theory]
+    [InlineData(Activation.Tanh)]
+    [InlineData(Activation.Relu)]
+    public void DerivativeIsAtensBackwardFormulaBitForBitAtEveryLength(Activation activation)
+    {
+        // Oracle: ATen's scalar formulas, each operation rounded to float — tanh_backward grad·(1 − y·y),
+        // threshold_backward (y <= 0 ? 0 : grad, so a NaN y passes grad) — bit for bit, lengths 0..40 across the
+        // vector tails, with special values among the outputs y.
+        var random = new Random(31);
+        float[] specials = [0f, -0f, 1f, -1f, float.NaN, 1e-40f, -1e-40f, float.PositiveInfinity];
+        for (int n = 0; n <= 40; n++)
+        {
+            float[] y = new float[n], grad = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                y[i] = i % 5 == 0 ? specials[i / 5 % specials.Length] : (float)(random.NextDouble() * 2 - 1);
+                grad[i] = i % 7 == 3 ? float.NaN : (float)(random.NextDouble() * 4 - 2);
+            }
+            float[] expected = new float[n];
+            for (int i = 0; i < n; i++)
+                expected[i] = activation == Activation.Relu ? (y[i] <= 0f ? 0f : grad[i]) : grad[i] * (1f - y[i] * y[i]);
+            Activations.MultiplyByDerivative<float>(grad, y, activation);
+            grad.Select(BitConverter.SingleToInt32Bits).Should().Equal(expected.Select(BitConverter.SingleToInt32Bits), $"n = {n}");
+        }
+    }
 }
