@@ -543,7 +543,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 else
                     x = tape.States[l - 1].AsSpan(0, rows * width);
                 Span<T> dx = l == 0 ? dInput : RnnTape<T>.Ensure(ref tape.GradB, rows * width);
-                LayerBackward<T>.Run(team, MaxDegreeOfParallelism, weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
+                tape.LayerBackward.Run(team, MaxDegreeOfParallelism, weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
                     dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.AsSpan(l * perLayer, perLayer),
                     dx, Options.Nonlinearity == Nonlinearity.Relu);
                 if (l > 0)

@@ -1,5 +1,6 @@
 using System.Numerics;
 using ElmanRnn.Layout;
+using ElmanRnn.Recurrence;
 
 namespace ElmanRnn;
 
@@ -48,6 +49,7 @@ public sealed class RnnTape<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // Backward's workspace, kept for the next call.
     internal T[] GradA = [], GradB = [];
+    internal readonly LayerBackward<T> LayerBackward = new();
 
     /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> elements (contents not kept).</summary>
     internal static Span<T> Ensure(ref T[] buffer, int length)

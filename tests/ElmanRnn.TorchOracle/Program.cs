@@ -39,6 +39,18 @@ var gradFixtures = new Command("grad-fixtures",
 };
 gradFixtures.SetAction(parsed => GradFixtures.Write(parsed.GetValue(gradOutOption)!));
 
+var optimOutOption = new Option<DirectoryInfo>("--out")
+{
+    Description = "Directory for the optimizer trajectory fixtures (one safetensors file per case and dtype).",
+    Required = true,
+};
+var optimFixtures = new Command("optim-fixtures",
+    "Write 15-step torch.optim trajectories (SGD, Adam, AdamW, clipping) of an RNN + Linear head with MSE loss.")
+{
+    optimOutOption,
+};
+optimFixtures.SetAction(parsed => OptimFixtures.Write(parsed.GetValue(optimOutOption)!));
+
 var countOption = new Option<int>("--count")
 {
     Description = "Number of random configurations.",
@@ -68,6 +80,6 @@ smoke.SetAction(_ =>
 
 var root = new RootCommand("libtorch oracle for ElmanRnn: golden fixtures and live parity runs.")
 {
-    fixtures, gradFixtures, live, torchSaveCheck, smoke,
+    fixtures, gradFixtures, optimFixtures, live, torchSaveCheck, smoke,
 };
 return root.Parse(args).Invoke();

@@ -3,7 +3,8 @@
 
 The fixtures come from libtorch through TorchSharp, which wraps the C++ torch::nn::RNN rather than Python's
 nn.RNN; this script confirms that the oracle's handling of unbatched input, packed input and h0 ordering matches
-Python's, and that PyBridge's .pt files load with torch.load. It needs only PyTorch and NumPy (on Debian 12:
+Python's, that PyBridge's .pt files load with torch.load, and that the optimizer trajectories (Fixtures/optim) are
+what Python's own torch.optim classes and torch.nn.utils clipping functions produce. It needs only PyTorch and NumPy (on Debian 12:
 `apt-get install python3-torch`, PyTorch 1.13), no network, and is not part of any build or test run.
 
 Usage, from the repository root:
@@ -21,6 +22,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 SAFETENSORS_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 # Different libtorch version and BLAS than the fixtures: same relative tolerances as the live parity run.
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
+# 15 optimizer steps compound the rounding differences (and PyTorch < 2.1's Adam updates exp_avg with mul_/add_, not
+# lerp_): the tolerances the library's trajectory tests use.
+OPTIM_TOLERANCE = {"float32": 1e-4, "float64": 1e-10}
 
 
 def read_safetensors(path):
@@ -69,6 +73,64 @@ def relative_error(metadata, tensors, output, h_n):
     return difference / scale
 
 
+def make_optimizer(metadata, parameters):
+    """torch.optim as the fixture's metadata describes it; "defaults" cases get only the parameters, and torch's
+    defaults must then be the hyper-parameters the metadata records."""
+    number = lambda key: float(metadata[key])
+    kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[metadata["optimizer"]]
+    if metadata["optimizer"] == "sgd":
+        return kind(parameters, lr=number("lr"), momentum=number("momentum"), dampening=number("dampening"),
+                    weight_decay=number("weight_decay"), nesterov=metadata["nesterov"] == "true")
+    stated = dict(lr=number("lr"), betas=(number("beta1"), number("beta2")), eps=number("eps"),
+                  weight_decay=number("weight_decay"), amsgrad=metadata["amsgrad"] == "true")
+    if metadata["defaults"] != "true":
+        return kind(parameters, **stated)
+    optimizer = kind(parameters)
+    group = optimizer.param_groups[0]
+    for key, value in stated.items():
+        if group[key] != value:
+            raise ValueError(f"torch's default {key} is {group[key]}, the fixture says {value}")
+    return optimizer
+
+
+def optim_error(metadata, tensors):
+    """Trains the fixture's model with Python's torch.optim; the worst relative error over every step's loss, clip
+    norm and parameters."""
+    dtype = torch.float32 if metadata["dtype"] == "float32" else torch.float64
+    rnn = build(metadata)
+    directions = 2 if metadata["bidirectional"] == "true" else 1
+    head = torch.nn.Linear(directions * int(metadata["hidden_size"]), int(metadata["output_size"]), dtype=dtype)
+    named = [(n, p) for n, p in rnn.named_parameters()] + [("head." + n, p) for n, p in head.named_parameters()]
+    with torch.no_grad():
+        for name, parameter in named:
+            parameter.copy_(tensors[name])
+    parameters = [p for _, p in named]
+    optimizer = make_optimizer(metadata, parameters)
+    worst = 0.0
+
+    def compare(actual, expected):
+        nonlocal worst
+        scale = max(expected.abs().max().item(), 1.0)
+        worst = max(worst, (actual.to(torch.float64) - expected.to(torch.float64)).abs().max().item() / scale)
+
+    for step in range(int(metadata["steps"])):
+        optimizer.zero_grad()
+        output, _ = rnn(tensors["input"])
+        loss = torch.nn.functional.mse_loss(head(output), tensors["target"])
+        loss.backward()
+        compare(loss.detach().reshape(1), tensors["loss"][step:step + 1])
+        if metadata["clip"] == "norm":
+            total = torch.nn.utils.clip_grad_norm_(parameters, float(metadata["max_norm"]),
+                                                   float(metadata["norm_type"]))
+            compare(total.detach().reshape(1), tensors["clip_norm"][step:step + 1])
+        elif metadata["clip"] == "value":
+            torch.nn.utils.clip_grad_value_(parameters, float(metadata["clip_value"]))
+        optimizer.step()
+        for name, parameter in named:
+            compare(parameter.detach(), tensors["after." + name][step])
+    return worst
+
+
 def main(fixtures):
     failures = 0
     worst = {"float32": 0.0, "float64": 0.0}
@@ -97,9 +159,20 @@ def main(fixtures):
                 failures += 1
                 print(f"FAIL {weights_path.name}: relative error {error:.3g}")
 
+    optim = sorted((fixtures / "optim").glob("*.safetensors"))
+    optim_worst = {"float32": 0.0, "float64": 0.0}
+    for path in optim:
+        tensors, metadata = read_safetensors(path)
+        error = optim_error(metadata, tensors)
+        optim_worst[metadata["dtype"]] = max(optim_worst[metadata["dtype"]], error)
+        if error > OPTIM_TOLERANCE[metadata["dtype"]]:
+            failures += 1
+            print(f"FAIL {path.name}: relative error {error:.3g}")
+
     print(f"PyTorch {torch.__version__}: {len(golden)} golden files, {len(pybridge)} PyBridge modules (.pt and "
           f".safetensors); worst relative error float32 {worst['float32']:.3g}, float64 {worst['float64']:.3g}; "
-          f"{failures} failures")
+          f"{len(optim)} optimizer trajectories (torch.optim), worst relative error float32 "
+          f"{optim_worst['float32']:.3g}, float64 {optim_worst['float64']:.3g}; {failures} failures")
     return 1 if failures else 0
 
 

@@ -93,4 +93,53 @@ internal static class Activations
         TOps.Store(Apply<T, TV, TOps>(TOps.Load(ref t), activation), ref t);
         tail[..(x.Length - i)].CopyTo(x[i..]);
     }
+    /// <summary>
+    /// The backward of φ from its output y alone: grad ← grad ⊙ φ′, with ATen's formulas and order of operations —
+    /// tanh_backward grad·(1 − y·y) (a multiply, a subtract, a multiply: never fused), threshold_backward
+    /// (y ≤ 0 ? 0 : grad, so a NaN y passes grad through).
+    /// </summary>
+    /// <param name="grad">(n) d(loss)/d(y) in, d(loss)/d(pre-activation) out.</param>
+    /// <param name="y">(n) φ's outputs.</param>
+    /// <param name="activation">φ: Tanh or Relu.</param>
+    public static void MultiplyByDerivative<T>(Span<T> grad, ReadOnlySpan<T> y, Activation activation)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (y.Length != grad.Length)
+            throw new InvalidOperationException($"Derivative operands differ in length: {grad.Length} and {y.Length}.");
+        if (activation == Activation.Identity)
+            return;
+        switch (Simd.Path)
+        {
+            case SimdPath.Vector512: MultiplyByDerivative<T, Vector512<T>, Vector512Ops<T>>(grad, y, activation); break;
+            case SimdPath.Vector256: MultiplyByDerivative<T, Vector256<T>, Vector256Ops<T>>(grad, y, activation); break;
+            case SimdPath.Vector128: MultiplyByDerivative<T, Vector128<T>, Vector128Ops<T>>(grad, y, activation); break;
+            default: MultiplyByDerivative<T, T, ScalarOps<T>>(grad, y, activation); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyByDerivative<T, TV, TOps>(Span<T> grad, ReadOnlySpan<T> y, Activation activation)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        int w = TOps.Count, i = 0, n = grad.Length;
+        ref T g = ref MemoryMarshal.GetReference(grad);
+        ref T s = ref MemoryMarshal.GetReference(y);
+        TV one = TOps.Broadcast(T.One), zero = TOps.Broadcast(T.Zero);
+        bool relu = activation == Activation.Relu;
+        for (; i + w <= n; i += w)
+        {
+            TV gv = TOps.Load(ref Unsafe.Add(ref g, i)), yv = TOps.Load(ref Unsafe.Add(ref s, i));
+            gv = relu ? TOps.SelectAtMost(yv, zero, zero, gv) : TOps.Multiply(gv, TOps.Subtract(one, TOps.Multiply(yv, yv)));
+            TOps.Store(gv, ref Unsafe.Add(ref g, i));
+        }
+        // The tail element by element: the same operations, one lane at a time.
+        for (; i < n; i++)
+        {
+            T yi = Unsafe.Add(ref s, i);
+            ref T gi = ref Unsafe.Add(ref g, i);
+            gi = relu ? (yi <= T.Zero ? T.Zero : gi) : gi * (T.One - yi * yi);
+        }
+    }
 }

@@ -19,13 +19,18 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
     private readonly T[] _panels;
     private readonly int _offset;
 
-    private unsafe PackedMatrix(int n, int k, int panelWidth)
+    private unsafe PackedMatrix(int n, int k, int panelWidth, PackedMatrix<T>? reuse = null)
     {
         N = n;
         K = k;
         PanelWidth = panelWidth;
         PanelCount = (n + panelWidth - 1) / panelWidth;
         int length = PanelCount * k * panelWidth, slack = Alignment / sizeof(T);
+        if (reuse is not null && reuse._panels.Length - reuse._offset >= length)
+        {
+            (_panels, _offset) = (reuse._panels, reuse._offset);   // pinned: the aligned start stays where it was
+            return;
+        }
         _panels = GC.AllocateArray<T>(length + slack, pinned: true);
         nint address = (nint)Unsafe.AsPointer(ref _panels[0]);
         _offset = (int)((Alignment - address % Alignment) % Alignment) / sizeof(T);
@@ -63,22 +68,49 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
     }
 
     /// <summary>
+    /// An empty operand W = Mᵀ of shape (N = cols, K = rows) for C = A·M, filled row by row of M with
+    /// <see cref="SetTransposedRow"/>: for M gathered from several places (the backward's previous states). Takes over
+    /// <paramref name="reuse"/>'s storage when it is large enough, so a training loop packs into the same memory every
+    /// call; <paramref name="reuse"/> must not be used afterwards.
+    /// </summary>
+    public static PackedMatrix<T> Transposed(int rows, int cols, PackedMatrix<T>? reuse) =>
+        new(cols, rows, Gemm.PanelWidth<T>(), reuse);
+
+    /// <summary>Row <paramref name="p"/> of M (cols elements): column p of every panel, zero past N.</summary>
+    public void SetTransposedRow(int p, ReadOnlySpan<T> row)
+    {
+        if ((uint)p >= (uint)K || row.Length != N)
+            throw new InvalidOperationException($"Row {p} of {N} elements does not fit a ({K}, {N}) matrix (got {row.Length}).");
+        for (int panel = 0, first = 0; panel < PanelCount; panel++, first += PanelWidth)
+        {
+            Span<T> dst = _panels.AsSpan(_offset + (panel * K + p) * PanelWidth, PanelWidth);
+            int width = Math.Min(PanelWidth, N - first);
+            row.Slice(first, width).CopyTo(dst);
+            dst[width..].Clear();
+        }
+    }
+
+    /// <summary>
     /// Packs the transpose of M (rows, cols), row-major, i.e. W = Mᵀ of shape (N = cols, K = rows), for C = A·M:
     /// the backward's products (dX = dZ·W_ih, dh = dz·W_hh, dW = dZᵀ·X over the saved rows). Each panel row reads
     /// a contiguous stretch of one row of M.
     /// </summary>
-    public static PackedMatrix<T> PackTransposed(ReadOnlySpan<T> m, int rows, int cols)
+    public static PackedMatrix<T> PackTransposed(ReadOnlySpan<T> m, int rows, int cols, PackedMatrix<T>? reuse = null)
     {
         int panelWidth = Gemm.PanelWidth<T>();
         if (m.Length != (long)rows * cols)
             throw new ArgumentException($"Expected {rows}x{cols} = {(long)rows * cols} elements, got {m.Length}.", nameof(m));
-        var packed = new PackedMatrix<T>(cols, rows, panelWidth);
+        var packed = new PackedMatrix<T>(cols, rows, panelWidth, reuse);
         for (int panel = 0; panel < packed.PanelCount; panel++)
         {
             int first = panel * panelWidth, width = Math.Min(panelWidth, cols - first);
             Span<T> dst = packed._panels.AsSpan(packed._offset + panel * rows * panelWidth, rows * panelWidth);
             for (int p = 0; p < rows; p++)
+            {
                 m.Slice(p * cols + first, width).CopyTo(dst.Slice(p * panelWidth, width));
+                if (width < panelWidth)
+                    dst.Slice(p * panelWidth + width, panelWidth - width).Clear();   // reused storage holds old values
+            }
         }
         return packed;
     }

@@ -44,6 +44,9 @@ internal interface IVectorOps<TVector, T>
 
     /// <summary>Per lane: x &lt; limit ? below : otherwise.</summary>
     static abstract TVector SelectBelow(TVector x, TVector limit, TVector below, TVector otherwise);
+
+    /// <summary>Per lane: x &lt;= limit ? atMost : otherwise (a NaN x takes otherwise).</summary>
+    static abstract TVector SelectAtMost(TVector x, TVector limit, TVector atMost, TVector otherwise);
 }
 
 internal readonly struct Vector512Ops<T> : IVectorOps<Vector512<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -103,6 +106,9 @@ internal readonly struct Vector512Ops<T> : IVectorOps<Vector512<T>, T> where T :
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> SelectBelow(Vector512<T> x, Vector512<T> limit, Vector512<T> below, Vector512<T> otherwise) =>
         Vector512.ConditionalSelect(Vector512.LessThan(x, limit), below, otherwise);
+
+    public static Vector512<T> SelectAtMost(Vector512<T> x, Vector512<T> limit, Vector512<T> atMost, Vector512<T> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.LessThanOrEqual(x, limit), atMost, otherwise);
 }
 
 internal readonly struct Vector256Ops<T> : IVectorOps<Vector256<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -164,6 +170,9 @@ internal readonly struct Vector256Ops<T> : IVectorOps<Vector256<T>, T> where T :
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> SelectBelow(Vector256<T> x, Vector256<T> limit, Vector256<T> below, Vector256<T> otherwise) =>
         Vector256.ConditionalSelect(Vector256.LessThan(x, limit), below, otherwise);
+
+    public static Vector256<T> SelectAtMost(Vector256<T> x, Vector256<T> limit, Vector256<T> atMost, Vector256<T> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, limit), atMost, otherwise);
 }
 
 internal readonly struct Vector128Ops<T> : IVectorOps<Vector128<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -225,6 +234,9 @@ internal readonly struct Vector128Ops<T> : IVectorOps<Vector128<T>, T> where T :
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> SelectBelow(Vector128<T> x, Vector128<T> limit, Vector128<T> below, Vector128<T> otherwise) =>
         Vector128.ConditionalSelect(Vector128.LessThan(x, limit), below, otherwise);
+
+    public static Vector128<T> SelectAtMost(Vector128<T> x, Vector128<T> limit, Vector128<T> atMost, Vector128<T> otherwise) =>
+        Vector128.ConditionalSelect(Vector128.LessThanOrEqual(x, limit), atMost, otherwise);
 }
 
 /// <summary>Width-1 fallback for machines (or runs with DOTNET_EnableHWIntrinsic=0) without SIMD.</summary>
@@ -271,6 +283,8 @@ internal readonly struct ScalarOps<T> : IVectorOps<T, T> where T : unmanaged, IF
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T SelectBelow(T x, T limit, T below, T otherwise) => x < limit ? below : otherwise;
+
+    public static T SelectAtMost(T x, T limit, T atMost, T otherwise) => x <= limit ? atMost : otherwise;
 }
 
 /// <summary>Which width this process runs at: decided once, from what the JIT reports as accelerated.</summary>

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Threading;
@@ -17,19 +18,56 @@ internal readonly record struct DirectionGradients<T>(T[] InputWeights, T[] Hidd
 /// The backward twin of <see cref="LayerScan{T}"/>: backpropagation through time for one layer, both directions,
 /// over the same canonical form. With z_t = P_t + h_prev·W_hhᵀ and h_t = φ(z_t):
 /// <code>
-///   dh_t  = dOut_t + dh_next·(carried from the step that read h_t) + dh_n (at each sequence's last step)
+///   dh_t  = dOut_t + dz_later·W_hh (for rows a later step continued) + dh_n (at each sequence's last step)
 ///   dz_t  = dh_t ⊙ φ′(h_t)                       φ′ from the saved output alone: 1 - h² (tanh), h &gt; 0 (relu)
-///   dh_prev = dz_t·W_hh                         per step, W_hhᵀ packed once per weight change
 ///   dX    = dZ·W_ih                             all rows of all steps and both directions in one GEMM
 ///   dW_ih += dZᵀ·X,  dW_hh += dZᵀ·H_prev        one GEMM each over the saved rows
 ///   db_ih += Σ_rows dZ (one reduction over all rows),  db_hh += Σ_t Σ_(rows of t) dz_t (per step, as autograd
 ///   accumulates the per-step linear's bias gradient)
 /// </code>
-/// Every product is a GEMM whose output rows belong to one sequence or one weight row, so d/dinput of a sequence is
-/// the same bits alone or inside a batch. Legend: S rows, B sequences, K layer input width, H hidden, D directions.
+/// The scan walks each direction's steps in the opposite order of the forward. Per step, one GEMM adds dz_t·W_hh
+/// (W_hhᵀ packed once per weight change) straight into dh of the step whose states this one read (C accumulates
+/// in place over dOut there), or into dh0 for rows that started from h0; then φ′ turns that step's dh into dz.
+/// Threads split W_hhᵀ's panels, i.e. columns of dh: each part also applies φ′ and sums db_hh over its own columns,
+/// so one barrier per step suffices (the next GEMM reads every column). A bidirectional layer runs its two
+/// directions concurrently instead. The large products then split output rows (<see cref="RowSplitGemm{T}"/>).
+/// Every output element is one fixed-order reduction, so gradients are bitwise the same for any thread count, and
+/// d/dinput of a sequence is the same alone or inside a batch.
+/// <para>
+/// One instance per tape: its workspaces (dZᵀ, the packed X and H_prev, this pass's parameter gradients) grow to the
+/// largest layer seen and are reused, so a training loop allocates them once. Legend: S rows, B sequences, K layer
+/// input width, H hidden, D directions.
+/// </para>
 /// </summary>
-internal static class LayerBackward<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IFloatingPointIeee754<T>
 {
+    // The forward's thresholds (LayerScan): the per-step split pays a barrier per step.
+    private const long MinWorkPerThreadedStep = 1 << 16;
+    private const long MinWorkPerThreadedScan = 1 << 20;
+    private const int TransposeBlock = 32;
+
+    private enum ScanMode { Single, Directions, SplitPanels }
+
+    private readonly StepBarrier _barrier = new();
+
+    // Workspace kept across calls.
+    private T[] _dzT = [];                        // (H, S) one direction's dZ transposed: A of both weight products
+    private PackedMatrix<T>? _xT, _previousT;     // X (S, K) and H_prev (S, H) as packed right-hand operands
+    private T[] _inputWeightGrad = [], _hiddenWeightGrad = [], _inputBiasGrad = [];   // (H, K), (H, H), (H)
+    private T[][] _hiddenBiasGrad = [[], []];     // D × (H) this pass's db_hh
+    private T[][] _stepSum = [[], []];            // D × (H) one step's rows summed
+
+    // The call in progress, pinned for its duration: h (S, D·H), dh (S, D·H), dhn (D, B, H), dh0 (D, B, H).
+    private LayerWeights<T> _weights = null!;
+    private SequenceBatch _batch;
+    private Activation _activation;
+    private bool _hasBias;
+    private ScanMode _mode;
+    private T* _h, _dh, _dhn, _dh0;
+    private int _hLength, _dhLength, _dhnLength, _dh0Length;
+
+    /// <param name="team">The team the caller holds, or null.</param>
+    /// <param name="parts">Most threads to use.</param>
     /// <param name="weights">The packed weights the forward used.</param>
     /// <param name="gradients">Per direction, where the parameter gradients accumulate.</param>
     /// <param name="batch">The canonical form.</param>
@@ -41,11 +79,9 @@ internal static class LayerBackward<T> where T : unmanaged, IFloatingPointIeee75
     /// <param name="dh0">(D, B, H) receives d(loss)/d(h0).</param>
     /// <param name="dx">(S, K) receives d(loss)/d(x).</param>
     /// <param name="relu">φ is ReLU (else tanh).</param>
-    /// <param name="team">The team the caller holds for the large products, or null.</param>
-    /// <param name="parts">Most threads to use.</param>
-    public static void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, DirectionGradients<T>[] gradients, SequenceBatch batch,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> dh, ReadOnlySpan<T> dhn, ReadOnlySpan<T> h0, Span<T> dh0,
-        Span<T> dx, bool relu)
+    public void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, DirectionGradients<T>[] gradients,
+        SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> dh, ReadOnlySpan<T> dhn, ReadOnlySpan<T> h0,
+        Span<T> dh0, Span<T> dx, bool relu)
     {
         int rows = batch.Rows;
         if (rows == 0)
@@ -55,106 +91,214 @@ internal static class LayerBackward<T> where T : unmanaged, IFloatingPointIeee75
         }
         int hidden = weights.HiddenSize, directions = weights.Directions, width = directions * hidden;
         int sequences = batch.BatchSize, k = weights.InputSize;
-        // carry: (B, H) dz·W_hh of the step just done; dzT: (H, S) one direction's dZ transposed, the A operand of
-        // both weight products; previous: (S, H) the state each row's step started from.
-        T[] carry = new T[sequences * hidden];
-        T[] dzT = GC.AllocateUninitializedArray<T>(hidden * rows);
-        T[] previous = GC.AllocateUninitializedArray<T>(rows * hidden);
-        PackedMatrix<T> xT = PackedMatrix<T>.PackTransposed(x, rows, k);
-        T[] derivative = new T[hidden];
-        // This pass's parameter gradients, added to the accumulated ones at the end (autograd's grad += new_grad), so
-        // two backward passes give exactly twice one.
-        T[] inputWeightGrad = new T[hidden * k], hiddenWeightGrad = new T[hidden * hidden];
-        T[] inputBiasGrad = new T[hidden], hiddenBiasGrad = new T[hidden];
-
+        bool hasBias = gradients[0].InputBias is not null && gradients[0].HiddenBias is not null;
         for (int d = 0; d < directions; d++)
         {
-            PackedMatrix<T> whhT = weights.HiddenWeightsTransposed(d);
-            DirectionGradients<T> g = gradients[d];
-            int col = d * hidden;
-            ReadOnlySpan<T> dhnD = dhn.Slice(d * sequences * hidden, sequences * hidden);
-            ReadOnlySpan<T> h0D = h0.Slice(d * sequences * hidden, sequences * hidden);
-            Span<T> dh0D = dh0.Slice(d * sequences * hidden, sequences * hidden);
-            Array.Clear(hiddenBiasGrad);
-            for (int i = 0; i < batch.Steps; i++)
-            {
-                // Backward walks the direction's steps in the opposite order: forward t = T-1..0, reverse t = 0..T-1.
-                int t = d == 0 ? batch.Steps - 1 - i : i;
-                int n = batch.BatchSizeAt(t), offset = batch.Offset(t);
-                // later: the step that read this one's states (forward t+1, reverse t-1); its rows continue from here.
-                int laterRows = d == 0 ? (t + 1 < batch.Steps ? batch.BatchSizeAt(t + 1) : 0) : n;
-                if (d == 1 && i == 0) laterRows = 0;
-                for (int j = 0; j < n; j++)
-                {
-                    Span<T> row = dh.Slice((offset + j) * width + col, hidden);
-                    if (j < laterRows)
-                        TensorPrimitives.Add(row, carry.AsSpan(j * hidden, hidden), row);
-                    // h_n is the state after each sequence's last step: forward, the step no later step continues;
-                    // reverse, step 0.
-                    else if (d == 0 || t == 0)
-                        TensorPrimitives.Add(row, dhnD.Slice(j * hidden, hidden), row);
-                    ReadOnlySpan<T> state = h.Slice((offset + j) * width + col, hidden);
-                    if (relu)
-                    {
-                        for (int c = 0; c < hidden; c++)
-                            if (state[c] <= T.Zero) row[c] = T.Zero;   // ATen's threshold_backward(grad, result, 0)
-                    }
-                    else
-                    {
-                        // ATen's tanh_backward: grad · (1 - y·y)
-                        TensorPrimitives.Multiply(state, state, derivative);
-                        TensorPrimitives.Subtract(T.One, derivative, derivative);
-                        TensorPrimitives.Multiply(row, derivative, row);
-                    }
-                }
-                if (g.HiddenBias is not null)
-                {
-                    // db_hh: this step's rows summed, then added (autograd's accumulation of the step's bias grad)
-                    Span<T> sum = derivative;
-                    sum.Clear();
-                    for (int j = 0; j < n; j++)
-                        TensorPrimitives.Add(sum, dh.Slice((offset + j) * width + col, hidden), sum);
-                    TensorPrimitives.Add(hiddenBiasGrad, sum, hiddenBiasGrad);
-                }
-                // carry = dz_t·W_hh for this step's rows, and the state each row started from
-                Gemm.Run(dh.Slice(offset * width + col), width, n, whhT, carry, hidden, GemmInit.Zero, default,
-                    Activation.Identity);
-                int earlierRows = d == 0 ? (t > 0 ? n : 0) : (t + 1 < batch.Steps ? batch.BatchSizeAt(t + 1) : 0);
-                int earlierOffset = d == 0 ? (t > 0 ? batch.Offset(t - 1) : 0) : (t + 1 < batch.Steps ? batch.Offset(t + 1) : 0);
-                for (int j = 0; j < n; j++)
-                {
-                    Span<T> start = previous.AsSpan((offset + j) * hidden, hidden);
-                    if (j < earlierRows)
-                        h.Slice((earlierOffset + j) * width + col, hidden).CopyTo(start);
-                    else
-                    {
-                        h0D.Slice(j * hidden, hidden).CopyTo(start);
-                        carry.AsSpan(j * hidden, hidden).CopyTo(dh0D.Slice(j * hidden, hidden));
-                    }
-                }
-            }
+            weights.HiddenWeightsTransposed(d);   // packed here, never by two parts at once
+            Grow(ref _hiddenBiasGrad[d], hidden).AsSpan(0, hidden).Clear();
+            Grow(ref _stepSum[d], hidden);
+        }
 
-            // dZ of this direction transposed: (S, H) columns of dh → (H, S)
-            for (int r = 0; r < rows; r++)
+        // 1. The scan: dh becomes dZ, dh0 receives the carries of rows that started from h0.
+        parts = team is null ? 1 : Math.Min(parts, team.MaxParts);
+        long stepWork = (long)sequences * hidden * hidden;
+        int panels = weights.HiddenWeightsTransposed(0).PanelCount;
+        _mode = parts < 2 ? ScanMode.Single
+            : directions == 2 && stepWork * batch.Steps >= MinWorkPerThreadedStep ? ScanMode.Directions
+            : stepWork >= MinWorkPerThreadedStep && stepWork * batch.Steps >= MinWorkPerThreadedScan && panels >= 2
+              ? ScanMode.SplitPanels
+            : ScanMode.Single;
+        int jobParts = _mode switch
+        {
+            ScanMode.SplitPanels => Math.Min(parts, panels),
+            ScanMode.Directions => 2,
+            _ => 1,
+        };
+        fixed (T* ph = h, pdh = dh, pdhn = dhn, pdh0 = dh0)
+        {
+            _h = ph; _dh = pdh; _dhn = pdhn; _dh0 = pdh0;
+            (_hLength, _dhLength, _dhnLength, _dh0Length) = (h.Length, dh.Length, dhn.Length, dh0.Length);
+            (_weights, _batch, _activation, _hasBias) = (weights, batch, relu ? Activation.Relu : Activation.Tanh, hasBias);
+            _barrier.Reset(jobParts);
+            try
             {
-                ReadOnlySpan<T> src = dh.Slice(r * width + col, hidden);
-                for (int c = 0; c < hidden; c++)
-                    dzT[c * rows + r] = src[c];
+                if (jobParts == 1) Execute(0, 1);
+                else team!.Run(this, jobParts);
             }
+            finally
+            {
+                _h = _dh = _dhn = _dh0 = null;
+                _weights = null!;
+            }
+        }
+
+        // 2. Parameter gradients, this pass's first, then added to the accumulated ones (autograd's grad += new_grad),
+        // so two backward passes give exactly twice one.
+        T[] dzT = Grow(ref _dzT, hidden * rows);
+        PackedMatrix<T> xT = _xT = PackedMatrix<T>.PackTransposed(x, rows, k, _xT);
+        Span<T> inputWeightGrad = Grow(ref _inputWeightGrad, hidden * k).AsSpan(0, hidden * k);
+        Span<T> hiddenWeightGrad = Grow(ref _hiddenWeightGrad, hidden * hidden).AsSpan(0, hidden * hidden);
+        Span<T> inputBiasGrad = Grow(ref _inputBiasGrad, hidden).AsSpan(0, hidden);
+        for (int d = 0; d < directions; d++)
+        {
+            DirectionGradients<T> g = gradients[d];
+            Transpose(dh[(d * hidden)..], width, rows, hidden, dzT);
             RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, xT, inputWeightGrad, k);
-            RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden,
-                PackedMatrix<T>.PackTransposed(previous.AsSpan(0, rows * hidden), rows, hidden), hiddenWeightGrad, hidden);
+            PackedMatrix<T> previousT = _previousT = PackPrevious(batch, d, hidden, width, h, h0, _previousT);
+            RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, previousT, hiddenWeightGrad, hidden);
             TensorPrimitives.Add(g.InputWeights, inputWeightGrad, g.InputWeights);
             TensorPrimitives.Add(g.HiddenWeights, hiddenWeightGrad, g.HiddenWeights);
-            if (g.InputBias is not null && g.HiddenBias is not null)
+            if (hasBias)
             {
                 for (int c = 0; c < hidden; c++)
                     inputBiasGrad[c] = TensorPrimitives.Sum<T>(dzT.AsSpan(c * rows, rows));
                 TensorPrimitives.Add(g.InputBias, inputBiasGrad, g.InputBias);
-                TensorPrimitives.Add(g.HiddenBias, hiddenBiasGrad, g.HiddenBias);
+                TensorPrimitives.Add(g.HiddenBias, _hiddenBiasGrad[d].AsSpan(0, hidden), g.HiddenBias);
             }
         }
-        // dX = dZ·W_ih over all rows, both directions at once
+
+        // 3. dX = dZ·W_ih over all rows, both directions at once.
         RowSplitGemm<T>.Run(team, parts, dh, width, rows, weights.InputWeightsTransposed, dx, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Execute(int part, int parts)
+    {
+        LayerWeights<T> weights = _weights;
+        switch (_mode)
+        {
+            case ScanMode.Single:
+                for (int d = 0; d < weights.Directions; d++)
+                    Scan(d, 0, weights.HiddenWeightsTransposed(d).PanelCount, synchronized: false);
+                break;
+            case ScanMode.Directions:
+                Scan(part, 0, weights.HiddenWeightsTransposed(part).PanelCount, synchronized: false);
+                break;
+            case ScanMode.SplitPanels:
+                for (int d = 0; d < weights.Directions; d++)
+                {
+                    int panels = weights.HiddenWeightsTransposed(d).PanelCount;
+                    Scan(d, panels * part / parts, panels * (part + 1) / parts, synchronized: true);
+                }
+                break;
+        }
+    }
+
+    public void Abort() => _barrier.Break();
+
+    // One direction over panels [firstPanel, endPanel) of W_hhᵀ, i.e. columns [c0, c1) of dh. With `synchronized`
+    // every part walks the same steps and meets at the barrier before each GEMM, which reads all columns of dz_t.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scan(int direction, int firstPanel, int endPanel, bool synchronized)
+    {
+        LayerWeights<T> weights = _weights;
+        SequenceBatch batch = _batch;
+        PackedMatrix<T> whhT = weights.HiddenWeightsTransposed(direction);
+        int hidden = weights.HiddenSize, width = weights.Directions * hidden, sequences = batch.BatchSize;
+        int col = direction * hidden, steps = batch.Steps;
+        int c0 = Math.Min(hidden, firstPanel * whhT.PanelWidth), c1 = Math.Min(hidden, endPanel * whhT.PanelWidth);
+        var dh = new Span<T>(_dh, _dhLength);
+        var dh0 = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden);
+
+        // The first step walked back: every sequence's state there is its last (forward: t = T-1; reverse: t = 0).
+        FinishStep(direction, direction == 0 ? steps - 1 : 0, carried: 0, c0, c1);
+        for (int i = 0; i < steps; i++)
+        {
+            int t = direction == 0 ? steps - 1 - i : i;
+            int n = batch.BatchSizeAt(t);
+            ReadOnlySpan<T> dz = dh.Slice(batch.Offset(t) * width + col);
+            if (synchronized)
+                _barrier.SignalAndWait();
+            // Rows that continued from an earlier state (forward: t-1, every row; reverse: t+1, the first n(t+1)
+            // rows) pass dz·W_hh into that state's dh; the others into dh0.
+            int continued = direction == 0 ? (t > 0 ? n : 0) : (t + 1 < steps ? batch.BatchSizeAt(t + 1) : 0);
+            int earlier = direction == 0 ? t - 1 : t + 1;
+            if (continued > 0)
+                Gemm.Run(dz, width, continued, whhT, dh.Slice(batch.Offset(earlier) * width + col), width,
+                    GemmInit.Accumulate, default, Activation.Identity, firstPanel, endPanel);
+            if (n > continued)
+                Gemm.Run(dz.Slice(continued * width), width, n - continued, whhT, dh0.Slice(continued * hidden), hidden,
+                    GemmInit.Zero, default, Activation.Identity, firstPanel, endPanel);
+            if (i + 1 < steps)
+                FinishStep(direction, earlier, continued, c0, c1);
+        }
+    }
+
+    // dh → dz over columns [c0, c1) of step t's rows: rows from `carried` on got no carry, because their sequence
+    // ends at t, so they take dh_n instead; then φ′, then this step's db_hh.
+    private void FinishStep(int direction, int t, int carried, int c0, int c1)
+    {
+        if (c0 >= c1)
+            return;
+        SequenceBatch batch = _batch;
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, sequences = batch.BatchSize;
+        int n = batch.BatchSizeAt(t), offset = batch.Offset(t) * width + direction * hidden, cols = c1 - c0;
+        var dh = new Span<T>(_dh, _dhLength);
+        var h = new ReadOnlySpan<T>(_h, _hLength);
+        var dhn = new ReadOnlySpan<T>(_dhn + direction * sequences * hidden, sequences * hidden);
+        for (int j = 0; j < n; j++)
+        {
+            Span<T> row = dh.Slice(offset + j * width + c0, cols);
+            if (j >= carried)
+                TensorPrimitives.Add(row, dhn.Slice(j * hidden + c0, cols), row);
+            Activations.MultiplyByDerivative(row, h.Slice(offset + j * width + c0, cols), _activation);
+        }
+        if (!_hasBias)
+            return;
+        Span<T> sum = _stepSum[direction].AsSpan(c0, cols);
+        sum.Clear();
+        for (int j = 0; j < n; j++)
+            TensorPrimitives.Add(sum, dh.Slice(offset + j * width + c0, cols), sum);
+        Span<T> biasGrad = _hiddenBiasGrad[direction].AsSpan(c0, cols);
+        TensorPrimitives.Add(biasGrad, sum, biasGrad);
+    }
+
+    private static T[] Grow(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length)
+            buffer = GC.AllocateUninitializedArray<T>(length);
+        return buffer;
+    }
+
+    // dzT (H, S) = the H columns of dh (S rows, ld apart) transposed, in square blocks so reads and writes both stay
+    // within a few cache lines.
+    private static void Transpose(ReadOnlySpan<T> dh, int ld, int rows, int hidden, Span<T> dzT)
+    {
+        for (int r0 = 0; r0 < rows; r0 += TransposeBlock)
+        {
+            int r1 = Math.Min(rows, r0 + TransposeBlock);
+            for (int c0 = 0; c0 < hidden; c0 += TransposeBlock)
+            {
+                int c1 = Math.Min(hidden, c0 + TransposeBlock);
+                for (int r = r0; r < r1; r++)
+                {
+                    ReadOnlySpan<T> src = dh.Slice(r * ld, c1);
+                    for (int c = c0; c < c1; c++)
+                        dzT[c * rows + r] = src[c];
+                }
+            }
+        }
+    }
+
+    // H_prev (S, H) of one direction, packed for dW_hh = dZᵀ·H_prev: the state each row's step started from — the
+    // forward direction's rows continue from step t-1 (h0 at t = 0); the reverse's first n(t+1) rows from step t+1,
+    // the rest from h0.
+    private static PackedMatrix<T> PackPrevious(SequenceBatch batch, int direction, int hidden, int width,
+        ReadOnlySpan<T> h, ReadOnlySpan<T> h0, PackedMatrix<T>? reuse)
+    {
+        PackedMatrix<T> packed = PackedMatrix<T>.Transposed(batch.Rows, hidden, reuse);
+        int col = direction * hidden, sequences = batch.BatchSize;
+        ReadOnlySpan<T> h0D = h0.Slice(direction * sequences * hidden, sequences * hidden);
+        for (int t = 0; t < batch.Steps; t++)
+        {
+            int n = batch.BatchSizeAt(t), offset = batch.Offset(t);
+            int continued = direction == 0 ? (t > 0 ? n : 0) : (t + 1 < batch.Steps ? batch.BatchSizeAt(t + 1) : 0);
+            int earlier = direction == 0 ? t - 1 : t + 1;
+            for (int j = 0; j < n; j++)
+                packed.SetTransposedRow(offset + j, j < continued
+                    ? h.Slice((batch.Offset(earlier) + j) * width + col, hidden)
+                    : h0D.Slice(j * hidden, hidden));
+        }
+        return packed;
     }
 }

@@ -89,20 +89,23 @@ public class BackwardContractTests
                 got[t * 5 + j].Should().BeApproximately(Math.Tanh(b[j] + Enumerable.Range(0, 3).Sum(k => x[t * 3 + k] * w[j * 3 + k])), 1e-14);
     }
 
-    [Fact]
-    public void Gradients_are_bitwise_the_same_for_any_thread_count_and_alone_or_in_a_batch()
+    [Theory]
+    [InlineData(true)]    // 2 threads run the two directions concurrently
+    [InlineData(false)]   // 2 threads split W_hh's panels, meeting after every step
+    public void Gradients_are_bitwise_the_same_for_any_thread_count_and_alone_or_in_a_batch(bool bidirectional)
     {
         // Oracle: the same computation at 1 thread and alone; d/dinput rows never mix sequences.
-        var opts = new RnnOptions { InputSize = 64, HiddenSize = 128, NumLayers = 2, Bidirectional = true };
+        var opts = new RnnOptions { InputSize = 64, HiddenSize = 128, NumLayers = 2, Bidirectional = bidirectional };
+        int width = bidirectional ? 256 : 128;
         var random = new Random(8);
         var x = Tensor.Create(TestTensors.Random(random, 50 * 4 * 64).Select(v => (float)v).ToArray(), [50, 4, 64]);
-        var gO = TestTensors.Random(random, 50 * 4 * 256).Select(v => (float)v).ToArray();
+        var gO = TestTensors.Random(random, 50 * 4 * width).Select(v => (float)v).ToArray();
         float[] Run(int threads, out float[][] parameterGrads)
         {
             var layer = new RnnLayer<float>(opts, new Random(9)) { Training = false, MaxDegreeOfParallelism = threads };
             var tape = new RnnTape<float>();
             layer.Forward(x, null, tape);
-            var g = layer.Backward(tape, Tensor.Create(gO, [50, 4, 256]), null);
+            var g = layer.Backward(tape, Tensor.Create(gO, [50, 4, width]), null);
             parameterGrads = layer.Parameters().Select(p => p.Grad.ToDoubles().Select(v => (float)v).ToArray()).ToArray();
             return g.Input.ToDoubles().Select(v => (float)v).ToArray();
         }
@@ -114,18 +117,48 @@ public class BackwardContractTests
         // sequence 1 alone: its gradOutput column, every other sequence absent
         var alone = new RnnLayer<float>(opts, new Random(9)) { Training = false };
         var xs = new float[50 * 64];
-        var gs = new float[50 * 256];
+        var gs = new float[50 * width];
         var xf = x.ToDoubles();
         for (int t = 0; t < 50; t++)
         {
             for (int k = 0; k < 64; k++) xs[t * 64 + k] = (float)xf[(t * 4 + 1) * 64 + k];
-            for (int k = 0; k < 256; k++) gs[t * 256 + k] = gO[(t * 4 + 1) * 256 + k];
+            for (int k = 0; k < width; k++) gs[t * width + k] = gO[(t * 4 + 1) * width + k];
         }
         var tapeAlone = new RnnTape<float>();
         alone.Forward(Tensor.Create(xs, [50, 1, 64]), null, tapeAlone);
-        var ga = alone.Backward(tapeAlone, Tensor.Create(gs, [50, 1, 256]), null).Input.ToDoubles().Select(v => (float)v).ToArray();
+        var ga = alone.Backward(tapeAlone, Tensor.Create(gs, [50, 1, width]), null).Input.ToDoubles().Select(v => (float)v).ToArray();
         for (int t = 0; t < 50; t++)
             ga.AsSpan(t * 64, 64).ToArray().Should().Equal(one.AsSpan((t * 4 + 1) * 64, 64).ToArray());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Packed_gradients_with_h0_are_bitwise_the_same_for_any_thread_count(bool bidirectional)
+    {
+        // Oracle: the same computation at 1 thread. Lengths 40, 33, 40, 7, 21, 40 put sequences' ends (h_n) and the
+        // reverse direction's starts (h0) inside the scan, where 2 threads split the steps' columns.
+        var opts = new RnnOptions { InputSize = 48, HiddenSize = 160, NumLayers = 2, Bidirectional = bidirectional };
+        int d = bidirectional ? 2 : 1, n = 6, steps = 40;
+        int[] lengths = [40, 33, 40, 7, 21, 40];
+        var random = new Random(81);
+        var x = Tensor.Create(TestTensors.Random(random, steps * n * 48).Select(v => (float)v).ToArray(), [steps, n, 48]);
+        var h0 = Tensor.Create(TestTensors.Random(random, 2 * d * n * 160).Select(v => (float)v).ToArray(), [2 * d, n, 160]);
+        var gO = Tensor.Create(TestTensors.Random(random, steps * n * d * 160).Select(v => (float)v).ToArray(), [steps, n, d * 160]);
+        var gHn = Tensor.Create(TestTensors.Random(random, 2 * d * n * 160).Select(v => (float)v).ToArray(), [2 * d, n, 160]);
+        (double[] Input, double[] H0, double[][] Parameters) Run(int threads)
+        {
+            var layer = new RnnLayer<float>(opts, new Random(82)) { Training = false, MaxDegreeOfParallelism = threads };
+            var tape = new RnnTape<float>();
+            layer.Forward(x, lengths, h0, tape);
+            var g = layer.Backward(tape, gO, gHn);
+            return (g.Input.ToDoubles(), g.H0!.ToDoubles(), layer.Parameters().Select(p => p.Grad.ToDoubles()).ToArray());
+        }
+        var one = Run(1);
+        var two = Run(2);
+        two.Input.Should().Equal(one.Input);
+        two.H0.Should().Equal(one.H0);
+        for (int i = 0; i < one.Parameters.Length; i++) two.Parameters[i].Should().Equal(one.Parameters[i]);
     }
 
     private static Span<double> Flat(Tensor<double> t) =>
