@@ -202,6 +202,17 @@ public sealed class TrainCommandTests : IDisposable
         SafeTensors.ReadMetadata(Path.Combine(OutputDirectory, "model.safetensors")).Should().Contain("steps", "5");
     }
 
+    [Fact]
+    public void ADivergedRunExitsWith1AndWritesNothing()
+    {
+        // lr 1e30: Adam moves every weight by about 1e30 in the first step, so the next loss overflows to infinity.
+        CliResult result = CliRunner.Invoke(["train", "--steps", "20", .. Tiny, "--lr", "1e30", "--out", OutputDirectory]);
+
+        result.ExitCode.Should().Be(1);
+        result.Error.Should().Match("elman-rnn train: the loss diverged (not finite) by step *; try a smaller --lr or --clip. Nothing written." + Environment.NewLine);
+        Directory.EnumerateFileSystemEntries(OutputDirectory).Should().BeEmpty();
+    }
+
     [Theory]
     [InlineData("--steps 0", "--steps 0: must be at least 1.")]
     [InlineData("--steps 1.5", "--steps '1.5': not a whole number.")]
