@@ -3,8 +3,9 @@ using System.CommandLine;
 namespace ElmanRnn.Cli;
 
 /// <summary>
-/// The <c>elman-rnn</c> command line: <c>demo</c> (also what runs with no arguments) and <c>run</c>. Exit codes: 0
-/// success, 2 a usage or input mistake (one line on stderr), 1 an unexpected failure (with its stack trace).
+/// The <c>elman-rnn</c> command line: <c>demo</c> (also what runs with no arguments), <c>run</c> and <c>train</c>.
+/// Exit codes: 0 success, 2 a usage or input mistake (one line on stderr), 1 an unexpected failure (with its stack
+/// trace) or, for <c>train</c>, a diverged run.
 /// </summary>
 internal static class App
 {
@@ -21,6 +22,7 @@ internal static class App
         {
             demo,
             RunCommand.Create(output, error),
+            TrainCommand.Create(output, error),
         };
         root.SetAction(_ => Demo.Run(output));
 
@@ -34,6 +36,25 @@ internal static class App
             return UsageError;
         }
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    /// <summary>Creates <paramref name="directory"/> (and its parents) unless it exists.</summary>
+    /// <exception cref="IOException">It cannot be created; the message names it and says why.</exception>
+    public static void CreateOutputDirectory(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Where mkdir fails with ENOENT (under /proc, say) .NET reports "Could not find file", which reads as
+            // if an input file were missing.
+            string reason = e is FileNotFoundException or DirectoryNotFoundException
+                ? "a parent directory does not exist or cannot hold directories."
+                : e.Message;
+            throw new IOException($"cannot create the output directory '{directory}': {reason}", e);
+        }
     }
 
     /// <summary>A message on one line: line breaks and tabs (LoadStateDict's list of problems, for one) become single spaces.</summary>

@@ -179,19 +179,7 @@ internal static class RunCommand
     /// </summary>
     private static void WriteAll<T>(string directory, (string Path, Tensor<T> Values)[] files) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        try
-        {
-            Directory.CreateDirectory(directory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Where mkdir fails with ENOENT (under /proc, say) .NET reports "Could not find file", which reads as
-            // if an input file were missing.
-            string reason = e is FileNotFoundException or DirectoryNotFoundException
-                ? "a parent directory does not exist or cannot hold directories."
-                : e.Message;
-            throw new IOException($"cannot create the output directory '{directory}': {reason}", e);
-        }
+        App.CreateOutputDirectory(directory);
 
         string tag = $".{Guid.NewGuid():N}";
         string[] temporary = Array.ConvertAll(files, f => f.Path + tag + ".tmp"), aside = Array.ConvertAll(files, f => f.Path + tag + ".old");

@@ -24,12 +24,12 @@ public class AppTests
     }
 
     [Fact]
-    public void HelpNamesBothCommands()
+    public void HelpNamesEveryCommand()
     {
         CliResult result = CliRunner.Invoke("--help");
 
         result.ExitCode.Should().Be(0);
-        result.Output.Should().Contain("demo").And.Contain("run");
+        result.Output.Should().Contain("demo").And.Contain("run").And.Contain("train");
     }
 
     [Fact]
@@ -47,6 +47,6 @@ public class AppTests
     [Fact]
     public void AnUnknownCommandIsAUsageError()
     {
-        CliRunner.Invoke("train").ShouldBeAUsageError("elman-rnn: Unrecognized command or argument 'train'. See 'elman-rnn --help'.");
+        CliRunner.Invoke("fit").ShouldBeAUsageError("elman-rnn: Unrecognized command or argument 'fit'. See 'elman-rnn --help'.");
     }
 }
