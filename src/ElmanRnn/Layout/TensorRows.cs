@@ -18,8 +18,10 @@ internal static class TensorRows
         int count = ElementCount(tensor.Lengths);
         if (count == 0)
             return [];
+        // Through the TensorSpan: Tensor<T>.GetPinnableReference() is the start of the backing array, not of the view,
+        // so a sliced view (t.Slice(1..3, ..)) would be read from the wrong element.
         if (IsRowMajor(tensor.Lengths, tensor.Strides))
-            return MemoryMarshal.CreateReadOnlySpan(ref tensor.GetPinnableReference(), count);
+            return MemoryMarshal.CreateReadOnlySpan(in tensor.AsReadOnlyTensorSpan().GetPinnableReference(), count);
 
         var copy = new T[count];
         tensor.FlattenTo(copy);
@@ -40,7 +42,7 @@ internal static class TensorRows
             throw new ArgumentException(
                 $"{paramName} must be a dense row-major tensor to be written in place; got shape {ShapeText.Format(tensor.Lengths)} " +
                 $"with strides {ShapeText.Format(tensor.Strides)}.", paramName);
-        return MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), count);
+        return MemoryMarshal.CreateSpan(ref tensor.AsTensorSpan().GetPinnableReference(), count);   // the view's start
     }
 
     // Row-major and contiguous, judged only on dimensions longer than 1: System.Numerics.Tensors gives a size-1

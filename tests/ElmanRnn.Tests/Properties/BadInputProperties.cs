@@ -31,7 +31,7 @@ public class BadInputProperties
                 if (input.Lengths[0] > 0)
                     Refused(() => layer.Forward(new PackedSequence<float>(input, [(int)input.Lengths[0]])),
                         "2 dimensions", $"got {actual}");
-            }, iter: 60);
+            }, iter: PropertyKit.Iter(60));
 
     [Fact]
     public void A_wrong_feature_size_is_refused_naming_expected_and_actual() =>
@@ -46,7 +46,7 @@ public class BadInputProperties
             Refused(() => layer.Forward(packed), expected, actual);
             if (c.Layout != InputLayout.Unbatched && c.N > 0 && features > 0)
                 Refused(() => layer.Forward(input, Enumerable.Repeat(c.Steps, c.N).ToArray()), expected, actual);
-        }, iter: 60);
+        }, iter: PropertyKit.Iter(60));
 
     [Fact]
     public void A_wrong_h0_shape_is_refused_naming_expected_and_actual() =>
@@ -72,7 +72,7 @@ public class BadInputProperties
                 Refused(() => layer.Forward(PackedSequence.Pack(sequences), h0),
                     $"Expected hidden size ({stack}, {c.N}, {c.Hidden})", $"got {Format(shape)}");
             }
-        }, iter: 60);
+        }, iter: PropertyKit.Iter(60));
 
     [Fact]
     public void Wrong_lengths_are_refused_naming_the_bad_length_and_its_bound() =>
@@ -108,7 +108,7 @@ public class BadInputProperties
                         "decreasing", $"{c.Steps} > ");
                     break;
             }
-        }, iter: 80);
+        }, iter: PropertyKit.Iter(80));
 
     [Fact]
     public void Inconsistent_packed_sequence_pieces_are_refused_or_accepted_exactly_when_valid() =>
@@ -137,7 +137,7 @@ public class BadInputProperties
                 }
                 else
                     Refused(() => new PackedSequence<float>(data, batchSizes, sorted, unsorted), problem.Split('|'));
-            }, iter: 300);
+            }, iter: PropertyKit.Iter(300));
 
     [Fact]
     public void Step_with_spans_of_wrong_lengths_is_refused_naming_expected_and_actual() =>
@@ -158,7 +158,7 @@ public class BadInputProperties
             Refused(() => layer.CreateState(-steps), "batchSize", $"{-steps}");
             Refused(() => layer.CreateState(c.N, Tensor.Create(new double[c.Layers * (c.N + 1) * c.Hidden], [c.Layers, c.N + 1, c.Hidden])),
                 $"({c.Layers}, {c.N}, {c.Hidden})", $"[{c.Layers}, {c.N + 1}, {c.Hidden}]");
-        }, iter: 60);
+        }, iter: PropertyKit.Iter(60));
 
     [Fact]
     public void LoadStateDict_with_a_wrong_shape_is_refused_naming_the_key_and_both_shapes() =>
@@ -178,7 +178,7 @@ public class BadInputProperties
             dict.Remove(name);
             dict["not_" + name] = tensor;
             Refused(() => layer.LoadStateDict(dict), $"\"{name}\"", $"\"not_{name}\"");
-        }, iter: 60);
+        }, iter: PropertyKit.Iter(60));
 
     [Fact]
     public void Backward_with_gradients_of_a_wrong_shape_is_refused_naming_both_shapes() =>
@@ -192,7 +192,7 @@ public class BadInputProperties
                 return;
             var wrong = Tensor.Create(new double[dims.Take(rank).Aggregate(1, (a, b) => a * b)], shape);
             Refused(() => layer.Backward(tape, ofHn ? null : wrong, ofHn ? wrong : null), Format(right), Format(shape));
-        }, iter: 60);
+        }, iter: PropertyKit.Iter(60));
 
     /// <summary>Runs <paramref name="action"/>, which must throw an <see cref="ArgumentException"/> (a subclass
     /// such as ArgumentOutOfRangeException included, ArgumentNullException excluded: nothing here is null) whose message

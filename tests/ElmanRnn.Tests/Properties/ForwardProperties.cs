@@ -18,7 +18,7 @@ public class ForwardProperties
         {
             if (c.IsDouble) CheckAgainstReference<double>(c, specialPercent: 0);
             else CheckAgainstReference<float>(c, specialPercent: 0);
-        }, iter: 100);
+        }, iter: PropertyKit.Iter(100));
 
     [Fact]
     public void Special_values_follow_the_references_IEEE_semantics_and_never_throw() =>
@@ -26,7 +26,7 @@ public class ForwardProperties
         {
             if (c.IsDouble) CheckAgainstReference<double>(c, percent);
             else CheckAgainstReference<float>(c, percent);
-        }, iter: 100);
+        }, iter: PropertyKit.Iter(100));
 
     private static void CheckAgainstReference<T>(RnnCase c, int specialPercent) where T : unmanaged, IFloatingPointIeee754<T>
     {

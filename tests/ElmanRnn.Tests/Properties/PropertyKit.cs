@@ -35,6 +35,15 @@ internal static class PropertyKit
     public const double DoubleTolerance = 1e-12, FloatTolerance = 1e-5;
 
     /// <summary>
+    /// A property's iteration count: <paramref name="iterations"/> (chosen to keep the suite fast, since CI runs it on
+    /// every SIMD path) times ELMANRNN_PROPERTY_ITER_SCALE when set, for a deeper search on a developer's machine.
+    /// </summary>
+    public static long Iter(long iterations) =>
+        int.TryParse(Environment.GetEnvironmentVariable("ELMANRNN_PROPERTY_ITER_SCALE"), out int scale) && scale > 0
+            ? iterations * scale
+            : iterations;
+
+    /// <summary>
     /// Random architectures and shapes: sizes 1..<paramref name="maxSize"/> cross the kernels' tile edges (8 or 6 rows,
     /// panels of 2 vectors: 32 floats / 16 doubles on AVX-512), batch 0..<paramref name="maxBatch"/>, L = 1..maxSteps.
     /// </summary>

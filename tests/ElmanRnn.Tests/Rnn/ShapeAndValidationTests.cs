@@ -169,4 +169,33 @@ public class ShapeAndValidationTests
         var dense = RnnTestKit.Input<double>(RnnTestKit.SwapFirstTwo(batchFirst, 3, 4, 2), 4, 3, 2);
         layer.Forward(strided).Output.ToDoubles().Should().Equal(layer.Forward(dense).Output.ToDoubles());
     }
+
+    [Fact]
+    public void SlicedViewsAreReadAndWrittenFromTheirOwnFirstElement()
+    {
+        // Regression (found by Properties/MetamorphicProperties): a row-major view that starts inside its array,
+        // t.Slice(1.., ..), was read from the array's first element, because Tensor<T>.GetPinnableReference() ignores
+        // the view's start. Oracle: the same values as a fresh dense tensor, and the untouched sentinel rows.
+        var random = new Random(11);
+        var layer = new RnnLayer<double>(new() { InputSize = 2, HiddenSize = 3 }, random) { Training = false };
+        double[] x = TestTensors.Random(random, 4 * 2 * 2), h0 = TestTensors.Random(random, 1 * 2 * 3);
+        var all = System.Buffers.NRange.All;
+        var slicedX = Tensor.Create([-9.0, -9, -9, -9, .. x], [5, 2, 2]).Slice([new System.Buffers.NRange(1, 5), all, all]);
+        var slicedH0 = Tensor.Create([-9.0, -9, -9, .. h0], [1, 3, 3]).Slice([all, new System.Buffers.NRange(1, 3), all]);
+        var expected = layer.Forward(Tensor.Create(x, [4, 2, 2]), Tensor.Create(h0, [1, 2, 3]));
+
+        var actual = layer.Forward(slicedX, slicedH0);
+        actual.Output.ToDoubles().Should().Equal(expected.Output.ToDoubles());
+        actual.Hn.ToDoubles().Should().Equal(expected.Hn.ToDoubles());
+
+        // Caller-owned results that are sliced views: written at the view, the sentinel row before it untouched.
+        double[] outputBuffer = Enumerable.Repeat(-7.0, 5 * 2 * 3).ToArray(), hnBuffer = Enumerable.Repeat(-7.0, 2 * 2 * 3).ToArray();
+        var output = Tensor.Create(outputBuffer, [5, 2, 3]).Slice([new System.Buffers.NRange(1, 5), all, all]);
+        var hn = Tensor.Create(hnBuffer, [2, 2, 3]).Slice([new System.Buffers.NRange(1, 2), all, all]);
+        layer.Forward(Tensor.Create(x, [4, 2, 2]), Tensor.Create(h0, [1, 2, 3]), output, hn);
+        outputBuffer.Skip(6).Should().Equal(expected.Output.ToDoubles());
+        outputBuffer.Take(6).Should().OnlyContain(v => v == -7.0);
+        hnBuffer.Skip(6).Should().Equal(expected.Hn.ToDoubles());
+        hnBuffer.Take(6).Should().OnlyContain(v => v == -7.0);
+    }
 }
