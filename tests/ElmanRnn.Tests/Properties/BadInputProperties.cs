@@ -24,12 +24,12 @@ public class BadInputProperties
                 // "rank 0" is whatever it makes, and the message must name that rank.
                 var input = Tensor.Create(new float[dims.Take(rank).Aggregate(1, (a, b) => a * b)], Shape(dims.Take(rank)));
                 int actual = input.Rank;
-                Refused(() => layer.Forward(input), "2D or 3D", $"got {actual}D");
-                Refused(() => layer.Forward(input, null, new RnnTape<float>()), "2D or 3D", $"got {actual}D");
-                Refused(() => layer.Forward(input, new int[Math.Max(1, rank > 1 ? dims[1] : 1)]), "3D", $"got {actual}D");
+                PropertyKit.Refused(() => layer.Forward(input), "2D or 3D", $"got {actual}D");
+                PropertyKit.Refused(() => layer.Forward(input, null, new RnnTape<float>()), "2D or 3D", $"got {actual}D");
+                PropertyKit.Refused(() => layer.Forward(input, new int[Math.Max(1, rank > 1 ? dims[1] : 1)]), "3D", $"got {actual}D");
                 // Packed data must be (S, H_in); S = 0 rows cannot be packed at all (batch sizes are positive).
                 if (input.Lengths[0] > 0)
-                    Refused(() => layer.Forward(new PackedSequence<float>(input, [(int)input.Lengths[0]])),
+                    PropertyKit.Refused(() => layer.Forward(new PackedSequence<float>(input, [(int)input.Lengths[0]])),
                         "2 dimensions", $"got {actual}");
             }, iter: PropertyKit.Iter(60));
 
@@ -41,11 +41,11 @@ public class BadInputProperties
             var wrong = c with { InputSize = features };
             var input = PropertyKit.Input<double>(wrong, new double[c.Steps * c.N * features]);
             string expected = $"Expected {c.InputSize}", actual = $"got {features}";
-            Refused(() => layer.Forward(input), expected, actual);
+            PropertyKit.Refused(() => layer.Forward(input), expected, actual);
             var packed = new PackedSequence<double>(Tensor.Create(new double[2 * features], [2, features]), [1, 1]);
-            Refused(() => layer.Forward(packed), expected, actual);
+            PropertyKit.Refused(() => layer.Forward(packed), expected, actual);
             if (c.Layout != InputLayout.Unbatched && c.N > 0 && features > 0)
-                Refused(() => layer.Forward(input, Enumerable.Repeat(c.Steps, c.N).ToArray()), expected, actual);
+                PropertyKit.Refused(() => layer.Forward(input, Enumerable.Repeat(c.Steps, c.N).ToArray()), expected, actual);
         }, iter: PropertyKit.Iter(60));
 
     [Fact]
@@ -62,14 +62,14 @@ public class BadInputProperties
             var h0 = Tensor.Create(new double[dims.Take(rank).Aggregate(1, (a, b) => a * b)], shape);
             var input = PropertyKit.Input<double>(c, new double[c.Steps * c.N * c.InputSize]);
             if (rank != right.Length)
-                Refused(() => layer.Forward(input, h0), $"{right.Length}-D", $"got {rank}-D");
+                PropertyKit.Refused(() => layer.Forward(input, h0), $"{right.Length}-D", $"got {rank}-D");
             else
-                Refused(() => layer.Forward(input, h0), $"Expected hidden size ({stack}, {c.N}, {c.Hidden})",
+                PropertyKit.Refused(() => layer.Forward(input, h0), $"Expected hidden size ({stack}, {c.N}, {c.Hidden})",
                     unbatched ? $"got [{shape[0]}, 1, {shape[1]}]" : $"got {Format(shape)}");
             if (!unbatched && rank == 3 && c.N > 0)
             {
                 var sequences = Enumerable.Range(0, c.N).Select(_ => Tensor.Create(new double[c.InputSize], [1, c.InputSize])).ToArray();
-                Refused(() => layer.Forward(PackedSequence.Pack(sequences), h0),
+                PropertyKit.Refused(() => layer.Forward(PackedSequence.Pack(sequences), h0),
                     $"Expected hidden size ({stack}, {c.N}, {c.Hidden})", $"got {Format(shape)}");
             }
         }, iter: PropertyKit.Iter(60));
@@ -88,15 +88,15 @@ public class BadInputProperties
                 case 0:   // wrong count
                     int count = value < 0 ? 0 : value;
                     if (count == c.N) count++;
-                    Refused(() => layer.Forward(input, new int[count].Select(_ => 1).ToArray()), $"got {count}", $"batch_size={c.N}");
+                    PropertyKit.Refused(() => layer.Forward(input, new int[count].Select(_ => 1).ToArray()), $"got {count}", $"batch_size={c.N}");
                     break;
                 case 1:   // zero or negative
                     lengths[i] = Math.Min(0, value);
-                    Refused(() => layer.Forward(input, lengths), "greater than 0", $"= {lengths[i]}");
+                    PropertyKit.Refused(() => layer.Forward(input, lengths), "greater than 0", $"= {lengths[i]}");
                     break;
                 case 2:   // longer than the padded time dimension
                     lengths[i] = c.Steps + 1 + Math.Abs(value);
-                    Refused(() => layer.Forward(input, lengths), $"= {lengths[i]}", $"({c.Steps}");
+                    PropertyKit.Refused(() => layer.Forward(input, lengths), $"= {lengths[i]}", $"({c.Steps}");
                     break;
                 default:  // unsorted while enforceSorted
                     if (c.N < 2 || c.Steps < 2)
@@ -104,7 +104,7 @@ public class BadInputProperties
                     lengths[c.N - 1] = c.Steps;
                     lengths[0] = 1;
                     var padded = PropertyKit.Input<float>(c with { Layout = InputLayout.TimeMajor }, new double[c.Steps * c.N * c.InputSize]);
-                    Refused(() => PackedSequence.PackPadded(padded, lengths, enforceSorted: true),
+                    PropertyKit.Refused(() => PackedSequence.PackPadded(padded, lengths, enforceSorted: true),
                         "decreasing", $"{c.Steps} > ");
                     break;
             }
@@ -136,7 +136,7 @@ public class BadInputProperties
                     packed.Lengths.Sum().Should().Be(rows);
                 }
                 else
-                    Refused(() => new PackedSequence<float>(data, batchSizes, sorted, unsorted), problem.Split('|'));
+                    PropertyKit.Refused(() => new PackedSequence<float>(data, batchSizes, sorted, unsorted), problem.Split('|'));
             }, iter: PropertyKit.Iter(300));
 
     [Fact]
@@ -149,14 +149,14 @@ public class BadInputProperties
             int stepInput = c.N * c.InputSize, stepOutput = c.N * c.Hidden;
             int badInput = steps * stepInput + offset % stepInput;
             if (badInput % stepInput != 0)
-                Refused(() => layer.Step(state, new double[badInput], new double[steps * stepOutput]), $"= {stepInput} values", $"got {badInput}");
+                PropertyKit.Refused(() => layer.Step(state, new double[badInput], new double[steps * stepOutput]), $"= {stepInput} values", $"got {badInput}");
             int badOutput = steps * stepOutput + offset;
-            Refused(() => layer.Step(state, new double[steps * stepInput], new double[badOutput]),
+            PropertyKit.Refused(() => layer.Step(state, new double[steps * stepInput], new double[badOutput]),
                 $"= {steps * stepOutput} values", $"got {badOutput}");
             var other = new RnnLayer<double>(c.Options with { InputSize = c.InputSize + 1 });
-            Refused(() => other.Step(state, [], []), $"RNN({c.InputSize}, {c.Hidden})", $"RNN({c.InputSize + 1}, {c.Hidden})");
-            Refused(() => layer.CreateState(-steps), "batchSize", $"{-steps}");
-            Refused(() => layer.CreateState(c.N, Tensor.Create(new double[c.Layers * (c.N + 1) * c.Hidden], [c.Layers, c.N + 1, c.Hidden])),
+            PropertyKit.Refused(() => other.Step(state, [], []), $"RNN({c.InputSize}, {c.Hidden})", $"RNN({c.InputSize + 1}, {c.Hidden})");
+            PropertyKit.Refused(() => layer.CreateState(-steps), "batchSize", $"{-steps}");
+            PropertyKit.Refused(() => layer.CreateState(c.N, Tensor.Create(new double[c.Layers * (c.N + 1) * c.Hidden], [c.Layers, c.N + 1, c.Hidden])),
                 $"({c.Layers}, {c.N}, {c.Hidden})", $"[{c.Layers}, {c.N + 1}, {c.Hidden}]");
         }, iter: PropertyKit.Iter(60));
 
@@ -172,12 +172,12 @@ public class BadInputProperties
                 return;
             var before = layer.StateDict()[name].ToDoubles();
             dict[name] = Tensor.Create(new float[dims.Take(rank).Aggregate(1, (a, b) => a * b)], shape);
-            Refused(() => layer.LoadStateDict(dict), name, Format(shape), Format(tensor.Lengths.ToArray()));
+            PropertyKit.Refused(() => layer.LoadStateDict(dict), name, Format(shape), Format(tensor.Lengths.ToArray()));
             layer.StateDict()[name].ToDoubles().Should().Equal(before, "a refused load changes nothing");
 
             dict.Remove(name);
             dict["not_" + name] = tensor;
-            Refused(() => layer.LoadStateDict(dict), $"\"{name}\"", $"\"not_{name}\"");
+            PropertyKit.Refused(() => layer.LoadStateDict(dict), $"\"{name}\"", $"\"not_{name}\"");
         }, iter: PropertyKit.Iter(60));
 
     [Fact]
@@ -191,31 +191,8 @@ public class BadInputProperties
             if (shape.SequenceEqual(right))
                 return;
             var wrong = Tensor.Create(new double[dims.Take(rank).Aggregate(1, (a, b) => a * b)], shape);
-            Refused(() => layer.Backward(tape, ofHn ? null : wrong, ofHn ? wrong : null), Format(right), Format(shape));
+            PropertyKit.Refused(() => layer.Backward(tape, ofHn ? null : wrong, ofHn ? wrong : null), Format(right), Format(shape));
         }, iter: PropertyKit.Iter(60));
-
-    /// <summary>Runs <paramref name="action"/>, which must throw an <see cref="ArgumentException"/> (a subclass
-    /// such as ArgumentOutOfRangeException included, ArgumentNullException excluded: nothing here is null) whose message
-    /// contains every one of <paramref name="mustContain"/>.</summary>
-    private static void Refused(Action action, params string[] mustContain)
-    {
-        try
-        {
-            action();
-        }
-        catch (Exception e) when (e is ArgumentException and not ArgumentNullException)
-        {
-            foreach (string part in mustContain)
-                if (!e.Message.Contains(part, StringComparison.Ordinal))
-                    throw new Xunit.Sdk.XunitException($"The message should contain \"{part}\": {e.Message}");
-            return;
-        }
-        catch (Exception e)
-        {
-            throw new Xunit.Sdk.XunitException($"Expected an ArgumentException, got {e.GetType().Name}: {e}");
-        }
-        throw new Xunit.Sdk.XunitException("Expected an ArgumentException, nothing was thrown.");
-    }
 
     // The first problem PackedSequence's constructor must report, in its documented order, as '|'-separated message
     // parts (the numbers involved); null when the pieces are consistent. Written from the XML docs, not the code.

@@ -174,4 +174,27 @@ internal static class PropertyKit
             Array.Copy(values, (r * batch + n) * width, result, r * width, width);
         return result;
     }
+
+    /// <summary>Runs <paramref name="action"/>, which must throw an <see cref="ArgumentException"/> (a subclass
+    /// such as ArgumentOutOfRangeException included, ArgumentNullException excluded: nothing here is null) whose message
+    /// contains every one of <paramref name="mustContain"/>.</summary>
+    public static void Refused(Action action, params string[] mustContain)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is ArgumentException and not ArgumentNullException)
+        {
+            foreach (string part in mustContain)
+                if (!e.Message.Contains(part, StringComparison.Ordinal))
+                    throw new Xunit.Sdk.XunitException($"The message should contain \"{part}\": {e.Message}");
+            return;
+        }
+        catch (Exception e)
+        {
+            throw new Xunit.Sdk.XunitException($"Expected an ArgumentException, got {e.GetType().Name}: {e}");
+        }
+        throw new Xunit.Sdk.XunitException("Expected an ArgumentException, nothing was thrown.");
+    }
 }
