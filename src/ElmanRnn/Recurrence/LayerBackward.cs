@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Threading;
@@ -261,20 +262,26 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
     }
 
     // dzT (H, S) = the H columns of dh (S rows, ld apart) transposed, in square blocks so reads and writes both stay
-    // within a few cache lines.
+    // within a few cache lines; the writes run along dzT's rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(ReadOnlySpan<T> dh, int ld, int rows, int hidden, Span<T> dzT)
     {
+        if (dh.Length < (long)(rows - 1) * ld + hidden || dzT.Length < (long)hidden * rows)
+            throw new InvalidOperationException($"Transpose operands do not fit: {rows}x{hidden} (ld {ld}) from {dh.Length}, into {dzT.Length}.");
+        ref T src = ref MemoryMarshal.GetReference(dh);
+        ref T dst = ref MemoryMarshal.GetReference(dzT);
         for (int r0 = 0; r0 < rows; r0 += TransposeBlock)
         {
             int r1 = Math.Min(rows, r0 + TransposeBlock);
             for (int c0 = 0; c0 < hidden; c0 += TransposeBlock)
             {
                 int c1 = Math.Min(hidden, c0 + TransposeBlock);
-                for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++)
                 {
-                    ReadOnlySpan<T> src = dh.Slice(r * ld, c1);
-                    for (int c = c0; c < c1; c++)
-                        dzT[c * rows + r] = src[c];
+                    ref T column = ref Unsafe.Add(ref src, c);
+                    ref T row = ref Unsafe.Add(ref dst, (nint)c * rows);
+                    for (int r = r0; r < r1; r++)
+                        Unsafe.Add(ref row, r) = Unsafe.Add(ref column, (nint)r * ld);
                 }
             }
         }
