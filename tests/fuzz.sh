@@ -62,13 +62,15 @@ for target in "${targets[@]}"; do
   findings=$out/findings/$target
   rm -rf "$findings"
   mkdir -p "$out/findings"
+  dict=()  # the format's tokens, where the format is text (afl-fuzz cannot take them from a .NET binary)
+  [ ! -f "tests/ElmanRnn.Fuzz/dict/$target.dict" ] || dict=(-x "tests/ElmanRnn.Fuzz/dict/$target.dict")
   echo "== afl-fuzz $target for ${seconds}s ($(ls "$out/seeds/$target" | wc -l) seeds)"
   # SharpFuzz writes a 64 KiB coverage map: AFL_MAP_SIZE matches it (AFL_SKIP_BIN_CHECK turns off AFL++'s map
   # size detection, and AFL++'s 8 MiB default would only slow it down). -m none: the .NET runtime reserves far
   # more address space than afl's default limit; the harness caps the GC heap instead (ElmanRnn.Fuzz.csproj).
   AFL_SKIP_BIN_CHECK=1 AFL_MAP_SIZE=65536 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 \
   AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_FAST_CAL=1 AFL_FORKSRV_INIT_TMOUT=60000 \
-    afl-fuzz -i "$out/seeds/$target" -o "$findings" -m none -t 5000 -V "$seconds" \
+    afl-fuzz -i "$out/seeds/$target" -o "$findings" -m none -t 5000 -V "$seconds" "${dict[@]}" \
       -- "${harness[@]}" "$target" > "$out/afl-$target.log" 2>&1 || {
         echo "afl-fuzz $target failed:"; tail -n 30 "$out/afl-$target.log"; found=1; continue; }
 
