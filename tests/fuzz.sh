@@ -14,6 +14,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors pt pickle npy state checkpoint)
 out=${FUZZ_OUT:-$PWD/artifacts/fuzz}
+mkdir -p "$out"
 fixtures=tests/ElmanRnn.Tests/Fixtures
 
 if ! command -v afl-fuzz > /dev/null; then
@@ -21,18 +22,20 @@ if ! command -v afl-fuzz > /dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++ > /dev/null
 fi
-dotnet tool restore > /dev/null
+dotnet tool restore > "$out.tool-restore.log" 2>&1 || { cat "$out.tool-restore.log"; exit 1; }
 
 echo "== publish the harness and instrument ElmanRnn.dll and the CLI (for .npy) with sharpfuzz"
 rm -rf "$out/bin"   # a fresh copy each time: sharpfuzz refuses an assembly it already instrumented
 dotnet publish tests/ElmanRnn.Fuzz -c Release -o "$out/bin" --nologo -v quiet > "$out.publish.log" 2>&1 \
   || { cat "$out.publish.log"; exit 1; }
-dotnet sharpfuzz "$out/bin/ElmanRnn.dll" > /dev/null
-dotnet sharpfuzz "$out/bin/elman-rnn.dll" > /dev/null
+for dll in ElmanRnn.dll elman-rnn.dll; do
+  dotnet sharpfuzz "$out/bin/$dll" > "$out.sharpfuzz.log" 2>&1 || { echo "sharpfuzz $dll failed:"; cat "$out.sharpfuzz.log"; exit 1; }
+done
 harness=("$(command -v dotnet)" "$out/bin/ElmanRnn.Fuzz.dll")
 
 # Seeds: the committed fixtures, only the smallest (afl-fuzz mutates small inputs far faster).
-smallest() { find "$fixtures" -name "$2" -printf '%s %p\n' | sort -n | head -n "$1" | cut -d' ' -f2; }
+# (awk rather than head: head would stop reading early and pipefail would take sort's SIGPIPE for a failure)
+smallest() { find "$fixtures" -name "$2" -printf '%s %p\n' | sort -n | awk -v n="$1" 'NR <= n { print $2 }'; }
 seeds() {
   local target=$1 dir=$out/seeds/$1
   rm -rf "$dir"
