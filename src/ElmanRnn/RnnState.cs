@@ -140,6 +140,20 @@ public sealed class RnnState<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (batchSize < 1 || StateElements(o, batchSize) > Array.MaxLength / Unsafe.SizeOf<T>())
             throw new InvalidDataException($"Corrupted ElmanRnn state: batch size {batchSize}.");
 
+        // The batch size is only the header's claim: a forged one must not allocate gigabytes before the values turn
+        // out to be missing (found by fuzzing). A seekable stream is measured first; any other is read in chunks,
+        // so that memory grows only with the bytes that really arrive, until it has delivered values and checksum.
+        long rest = StateElements(o, batchSize) * Unsafe.SizeOf<T>() + 4;
+        if (stream.CanSeek)
+        {
+            long remaining = stream.Length - stream.Position;
+            if (remaining < rest)
+                throw new InvalidDataException(
+                    $"Truncated ElmanRnn state: expected {rest - 4} bytes of values and a 4-byte checksum, the stream holds {remaining}.");
+        }
+        else
+            stream = Prefetch(stream, rest);
+
         RnnState<T> state = layer.CreateState(batchSize);
         Span<byte> payload = MemoryMarshal.AsBytes(state._values.AsSpan());
         ReadExactly(stream, payload, "values");
@@ -168,6 +182,22 @@ public sealed class RnnState<T> where T : unmanaged, IFloatingPointIeee754<T>
         BinaryPrimitives.WriteInt32LittleEndian(header[21..], o.NumLayers);
         BinaryPrimitives.WriteInt32LittleEndian(header[25..], batchSize);
         BinaryPrimitives.WriteUInt32LittleEndian(header[^4..], Crc32.HashToUInt32(header[..^4]));
+    }
+
+    private static MemoryStream Prefetch(Stream stream, long count)
+    {
+        var prefetched = new MemoryStream();
+        var chunk = new byte[(int)Math.Min(count, 1 << 16)];
+        while (prefetched.Length < count)
+        {
+            int read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, count - prefetched.Length));
+            if (read == 0)
+                throw new InvalidDataException(
+                    $"Truncated ElmanRnn state: expected {count - 4} bytes of values and a 4-byte checksum, the stream ended after {prefetched.Length}.");
+            prefetched.Write(chunk, 0, read);
+        }
+        prefetched.Position = 0;
+        return prefetched;
     }
 
     private static void ReadExactly(Stream stream, Span<byte> buffer, string what)

@@ -100,4 +100,26 @@ public class StatePersistenceTests
         var act = () => RnnState<double>.ReadFrom(new MemoryStream(bytes), bidirectional);
         act.Should().Throw<NotSupportedException>().WithMessage("*bidirectional*");
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AForgedBatchSizeIsRefusedBeforeItsValuesAreAllocated(bool seekable)
+    {
+        // Found by fuzzing (tests/fuzz.sh, state target): a valid header claiming 22,298,964 streams of
+        // RNN(2, 3, num_layers=2) made ReadFrom allocate 535 MB for values the stream did not hold. Oracle: the
+        // file's own size (37 bytes) bounds what reading it may allocate; 1 MB leaves room for the reader's buffers.
+        var layer = new RnnLayer<float>(new RnnOptions { InputSize = 2, HiddenSize = 3, NumLayers = 2, Nonlinearity = Nonlinearity.Relu });
+        using var saved = new MemoryStream();
+        layer.CreateState(1).WriteTo(saved);
+        byte[] bytes = saved.ToArray()[..37];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(25), 22_298_964);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(29), System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(0, 29)));
+
+        Stream stream = seekable ? new MemoryStream(bytes) : new ElmanRnn.Tests.Serialization.ForwardOnlyStream(bytes);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var act = () => RnnState<float>.ReadFrom(stream, layer);
+        act.Should().Throw<InvalidDataException>().WithMessage("Truncated ElmanRnn state: expected 535175136 bytes of values*");
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().BeLessThan(1 << 20);
+    }
 }
