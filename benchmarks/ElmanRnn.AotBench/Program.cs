@@ -8,7 +8,8 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using ElmanRnn;
 
-// Simd.Path is internal; these two decide it (AVX2+FMA path only when both are true).
+// Simd.Path is internal: the library takes its vector width from Vector256.IsHardwareAccelerated (on a CPU without
+// AVX-512) and fuses multiply and add when Fma.IsSupported.
 Console.WriteLine($"runtime: {(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled ? "JIT" : "NativeAOT")}, " +
                   $"Vector256.IsHardwareAccelerated={Vector256.IsHardwareAccelerated}, Fma.IsSupported={Fma.IsSupported}");
 
