@@ -97,21 +97,11 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
     /// </summary>
     public static PackedMatrix<T> PackTransposed(ReadOnlySpan<T> m, int rows, int cols, PackedMatrix<T>? reuse = null)
     {
-        int panelWidth = Gemm.PanelWidth<T>();
         if (m.Length != (long)rows * cols)
             throw new ArgumentException($"Expected {rows}x{cols} = {(long)rows * cols} elements, got {m.Length}.", nameof(m));
-        var packed = new PackedMatrix<T>(cols, rows, panelWidth, reuse);
-        for (int panel = 0; panel < packed.PanelCount; panel++)
-        {
-            int first = panel * panelWidth, width = Math.Min(panelWidth, cols - first);
-            Span<T> dst = packed._panels.AsSpan(packed._offset + panel * rows * panelWidth, rows * panelWidth);
-            for (int p = 0; p < rows; p++)
-            {
-                m.Slice(p * cols + first, width).CopyTo(dst.Slice(p * panelWidth, width));
-                if (width < panelWidth)
-                    dst.Slice(p * panelWidth + width, panelWidth - width).Clear();   // reused storage holds old values
-            }
-        }
+        PackedMatrix<T> packed = Transposed(rows, cols, reuse);
+        for (int p = 0; p < rows; p++)
+            packed.SetTransposedRow(p, m.Slice(p * cols, cols));
         return packed;
     }
 }

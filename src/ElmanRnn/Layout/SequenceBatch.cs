@@ -57,6 +57,14 @@ internal readonly struct SequenceBatch
 
     public int Offset(int t) => _offsets is null ? t * _batch : _offsets[t];
 
+    /// <summary>
+    /// How many of step t's rows continue a state from the step a direction visits just before t — forward: t-1,
+    /// every row; reverse: t+1, whose n(t+1) rows are the first of t — and none at the direction's first step. The
+    /// rest of step t's rows start from their initial state.
+    /// </summary>
+    public int ContinuedRows(int t, bool reverse) =>
+        reverse ? (t + 1 < _steps ? BatchSizeAt(t + 1) : 0) : (t > 0 ? BatchSizeAt(t) : 0);
+
     /// <summary>Length of sorted sequence j.</summary>
     public int Length(int j) => _lengths is null ? _steps : _lengths[j];
 }

@@ -42,9 +42,6 @@ internal readonly record struct DirectionGradients<T>(T[] InputWeights, T[] Hidd
 /// </summary>
 internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // The forward's thresholds (LayerScan): the per-step split pays a barrier per step.
-    private const long MinWorkPerThreadedStep = 1 << 16;
-    private const long MinWorkPerThreadedScan = 1 << 20;
     private const int TransposeBlock = 32;
 
     private enum ScanMode { Single, Directions, SplitPanels }
@@ -105,8 +102,10 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
         long stepWork = (long)sequences * hidden * hidden;
         int panels = weights.HiddenWeightsTransposed(0).PanelCount;
         _mode = parts < 2 ? ScanMode.Single
-            : directions == 2 && stepWork * batch.Steps >= MinWorkPerThreadedStep ? ScanMode.Directions
-            : stepWork >= MinWorkPerThreadedStep && stepWork * batch.Steps >= MinWorkPerThreadedScan && panels >= 2
+            // The forward's thresholds: the split scan pays a barrier per step just the same.
+            : directions == 2 && stepWork * batch.Steps >= LayerScan<T>.MinWorkPerThreadedStep ? ScanMode.Directions
+            : stepWork >= LayerScan<T>.MinWorkPerThreadedStep && stepWork * batch.Steps >= LayerScan<T>.MinWorkPerThreadedScan
+              && panels >= 2
               ? ScanMode.SplitPanels
             : ScanMode.Single;
         int jobParts = _mode switch
@@ -212,7 +211,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
                 _barrier.SignalAndWait();
             // Rows that continued from an earlier state (forward: t-1, every row; reverse: t+1, the first n(t+1)
             // rows) pass dz·W_hh into that state's dh; the others into dh0.
-            int continued = direction == 0 ? (t > 0 ? n : 0) : (t + 1 < steps ? batch.BatchSizeAt(t + 1) : 0);
+            int continued = batch.ContinuedRows(t, reverse: direction == 1);
             int earlier = direction == 0 ? t - 1 : t + 1;
             if (continued > 0)
                 Gemm.Run(dz, width, continued, whhT, dh.Slice(batch.Offset(earlier) * width + col), width,
@@ -299,7 +298,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
         for (int t = 0; t < batch.Steps; t++)
         {
             int n = batch.BatchSizeAt(t), offset = batch.Offset(t);
-            int continued = direction == 0 ? (t > 0 ? n : 0) : (t + 1 < batch.Steps ? batch.BatchSizeAt(t + 1) : 0);
+            int continued = batch.ContinuedRows(t, reverse: direction == 1);
             int earlier = direction == 0 ? t - 1 : t + 1;
             for (int j = 0; j < n; j++)
                 packed.SetTransposedRow(offset + j, j < continued

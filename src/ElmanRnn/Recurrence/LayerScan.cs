@@ -25,11 +25,11 @@ namespace ElmanRnn.Recurrence;
 internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloatingPointIeee754<T>
 {
     // Below these many multiply-adds a handoff between threads costs more than it saves.
-    private const long MinWorkPerThreadedStep = 1 << 16;
+    internal const long MinWorkPerThreadedStep = 1 << 16;
     private const long MinWorkPerThreadedProjection = 1 << 22;   // a worker wake-up costs tens of µs
     // A split scan pays a wake-up and a barrier per step: a one-step streaming call of RNN(256) at 2 threads took
     // 477 µs against 11 µs alone on a busy 2-vCPU machine. Only a whole scan worth ~50 µs of work is split.
-    private const long MinWorkPerThreadedScan = 1 << 20;
+    internal const long MinWorkPerThreadedScan = 1 << 20;
 
     private enum ScanMode { Single, Directions, SplitPanels }
 
@@ -161,7 +161,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
             Span<T> current = output.Slice(batch.Offset(t) * width + col);
             // Forward: every row continues from step t-1. Reverse: rows below the next step's batch size continue
             // from step t+1; the others end at t and start here from their own initial state.
-            int carried = direction == 0 ? (t == 0 ? 0 : rows) : (t == batch.Steps - 1 ? 0 : batch.BatchSizeAt(t + 1));
+            int carried = batch.ContinuedRows(t, reverse: direction == 1);
             int previous = direction == 0 ? t - 1 : t + 1;
             if (carried > 0)
                 Gemm.Run(output.Slice(batch.Offset(previous) * width + col), width, carried, whh, current, width,
