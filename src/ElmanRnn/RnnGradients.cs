@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace ElmanRnn;
 
 /// <summary>
-/// What <see cref="RnnLayer{T}.Backward"/> returns besides the parameter gradients it accumulates: the gradients of
+/// What <see cref="RnnLayer{T}.Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/> returns besides the parameter gradients it accumulates: the gradients of
 /// the loss with respect to that forward's input and h0.
 /// </summary>
 /// <param name="Input">d(loss)/d(input), shaped like the forward's input: the dense tensor, the padded tensor of the

@@ -118,7 +118,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// objects on every call. Each <see cref="Parameter{T}.Value"/> is a live view of this layer's storage: writes to it
     /// (an optimizer's step, or the caller's own) are used by the next <c>Forward</c> or <c>Step</c> with no refresh
     /// call, as in-place edits of <c>param.data</c> are in PyTorch. Each <see cref="Parameter{T}.Grad"/> accumulates
-    /// what <see cref="Backward"/> computes.
+    /// what <see cref="Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/> computes.
     /// </summary>
     /// <remarks>Once the parameters have been handed out, every forward compares the values with the copy the kernels
     /// were packed from (a memory compare, ~1 byte per cycle-fraction; repacked only when they differ). A layer whose
@@ -375,7 +375,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
-    /// <see cref="Forward(Tensor{T}, Tensor{T})"/> recording what <see cref="Backward"/> needs into
+    /// <see cref="Forward(Tensor{T}, Tensor{T})"/> recording what <see cref="Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/> needs into
     /// <paramref name="tape"/> (PyTorch's forward with autograd on). Output, h_n and the dropout masks drawn are those
     /// of the forward without a tape, bit for bit.
     /// </summary>
@@ -405,7 +405,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new RnnResult<T>(output, hn);
     }
 
-    /// <summary><see cref="Forward(PackedSequence{T}, Tensor{T})"/> recording what <see cref="Backward"/> needs into
+    /// <summary><see cref="Forward(PackedSequence{T}, Tensor{T})"/> recording what <see cref="Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/> needs into
     /// <paramref name="tape"/>; Backward then takes gradOutput shaped like <c>Output.Data</c> (S, D·H) and returns the
     /// gradient of the packed data (S, H_in).</summary>
     /// <param name="input">As for <see cref="Forward(PackedSequence{T}, Tensor{T})"/>.</param>
@@ -429,7 +429,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return result;
     }
 
-    /// <summary><see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/> recording what <see cref="Backward"/>
+    /// <summary><see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/> recording what <see cref="Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/>
     /// needs into <paramref name="tape"/>; Backward then takes gradOutput shaped like the padded output and returns a
     /// padded input gradient that is exactly zero past each length (PyTorch's <c>pack_padded_sequence</c> backward).</summary>
     /// <param name="input">As for <see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/>.</param>
@@ -467,6 +467,111 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// variables needed for gradient computation has been modified by an inplace operation").</exception>
     public RnnGradients<T> Backward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn)
     {
+        CheckBackward(tape, gradOutput, gradHn);
+        var dInput = new T[tape.Batch.Rows * Options.InputSize];
+        var dh0 = new T[tape.H0Length];
+        RunBackward(tape, gradOutput, gradHn, dInput, dh0);
+
+        // canonical → the caller's forms
+        Tensor<T> inputGradient;
+        switch (tape.Kind)
+        {
+            case RnnTape<T>.InputKind.Packed:
+                inputGradient = Tensor.Create(dInput, tape.InputShape);
+                break;
+            case RnnTape<T>.InputKind.Lengths:
+                var padded = GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(tape.InputShape));
+                PadInputGradient(tape, dInput, padded);
+                inputGradient = Tensor.Create(padded, tape.InputShape);
+                break;
+            default:
+                if (tape.Form == InputForm.BatchFirst && tape.Batch.BatchSize > 1)
+                {
+                    var batchFirst = new T[dInput.Length];
+                    DenseLayout.ToBatchFirst<T>(dInput, batchFirst, tape.Batch.Steps, tape.Batch.BatchSize, Options.InputSize);
+                    dInput = batchFirst;
+                }
+                inputGradient = Tensor.Create(dInput, tape.InputShape);
+                break;
+        }
+        Tensor<T>? h0Gradient = null;
+        if (tape.HasH0)
+        {
+            if (tape.UnsortedIndices is not null)
+            {
+                var unsorted = new T[dh0.Length];
+                PackedLayout.UnsortHidden<T>(dh0, tape.UnsortedIndices, Options.HiddenSize, unsorted);
+                dh0 = unsorted;
+            }
+            h0Gradient = Tensor.Create(dh0, tape.H0Shape!);
+        }
+        return new RnnGradients<T>(inputGradient, h0Gradient);
+    }
+
+    /// <summary>
+    /// <see cref="Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/> writing d/dinput and d/dh0 into the caller's tensors
+    /// (overwritten, not added to) instead of returning new ones; the parameter gradients are added to as there. A
+    /// null <paramref name="gradInput"/> skips d/dinput altogether, as PyTorch's autograd does when the input does not
+    /// require grad — the usual case in training, where the input is data: for one layer that saves a third of the
+    /// backward's multiply-adds. With a warm tape the call allocates no result arrays.
+    /// </summary>
+    /// <param name="tape">Recorded by a Forward of this layer.</param>
+    /// <param name="gradOutput">d(loss)/d(output), shaped like that forward's output; null means zeros.</param>
+    /// <param name="gradHn">d(loss)/d(h_n), shaped like h_n; null means zeros.</param>
+    /// <param name="gradInput">Receives d/dinput, shaped like that forward's input (packed: like its Data; lengths
+    /// overload: the padded input, zero past each length); null: not computed.</param>
+    /// <param name="gradH0">Receives d/dh0, shaped like that forward's h0; null: not wanted. Must be null when the
+    /// forward had no h0.</param>
+    /// <exception cref="ArgumentException">As the returning overload; also a result tensor of another shape than its
+    /// forward counterpart, a strided view, or <paramref name="gradH0"/> given for a forward without h0.</exception>
+    /// <exception cref="InvalidOperationException">The parameters changed since that forward.</exception>
+    public void Backward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn, Tensor<T>? gradInput, Tensor<T>? gradH0)
+    {
+        CheckBackward(tape, gradOutput, gradHn);
+        Span<T> input = [], h0 = [];
+        if (gradInput is not null)
+        {
+            if (!gradInput.Lengths.SequenceEqual(tape.InputShape))
+                throw new ArgumentException(
+                    $"gradInput must be shaped like the forward's input {ShapeText.Format(tape.InputShape)}; got " +
+                    $"{ShapeText.Format(gradInput.Lengths)}.", nameof(gradInput));
+            input = TensorRows.Writable(gradInput, nameof(gradInput));
+        }
+        if (gradH0 is not null)
+        {
+            if (!tape.HasH0)
+                throw new ArgumentException(
+                    "The forward ran without h0, so there is no h0 gradient (a default initial state is a constant, as " +
+                    "in PyTorch); pass null for gradH0.", nameof(gradH0));
+            if (!gradH0.Lengths.SequenceEqual(tape.H0Shape!))
+                throw new ArgumentException(
+                    $"gradH0 must be shaped like the forward's h0 {ShapeText.Format(tape.H0Shape!)}; got " +
+                    $"{ShapeText.Format(gradH0.Lengths)}.", nameof(gradH0));
+            h0 = TensorRows.Writable(gradH0, nameof(gradH0));
+        }
+
+        // Canonical results go straight into the caller's memory where its layout is the canonical one.
+        int rows = tape.Batch.Rows;
+        bool inputDirect = tape.Kind == RnnTape<T>.InputKind.Packed ||
+            tape.Kind == RnnTape<T>.InputKind.Dense && !(tape.Form == InputForm.BatchFirst && tape.Batch.BatchSize > 1);
+        Span<T> dInput = gradInput is null ? [] : inputDirect ? input : RnnTape<T>.Ensure(ref tape.GradInput, rows * Options.InputSize);
+        Span<T> dh0 = gradH0 is not null && tape.UnsortedIndices is null ? h0 : RnnTape<T>.Ensure(ref tape.GradH0, tape.H0Length);
+        RunBackward(tape, gradOutput, gradHn, dInput, dh0);
+
+        if (gradInput is not null && !inputDirect)
+        {
+            if (tape.Kind == RnnTape<T>.InputKind.Lengths)
+                PadInputGradient(tape, dInput, input);
+            else
+                DenseLayout.ToBatchFirst<T>(dInput, input, tape.Batch.Steps, tape.Batch.BatchSize, Options.InputSize);
+        }
+        if (gradH0 is not null && tape.UnsortedIndices is not null)
+            PackedLayout.UnsortHidden<T>(dh0, tape.UnsortedIndices, Options.HiddenSize, h0);
+    }
+
+    // Refuses a tape this layer cannot replay and upstream gradients of the wrong shape.
+    private void CheckBackward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn)
+    {
         ArgumentNullException.ThrowIfNull(tape);
         if (!ReferenceEquals(tape.Owner, this))
             throw new ArgumentException(tape.Owner is null
@@ -485,7 +590,13 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             throw new ArgumentException(
                 $"gradHn must be shaped like the forward's h_n {ShapeText.Format(tape.HnShape)}; got " +
                 $"{ShapeText.Format(gradHn.Lengths)}.", nameof(gradHn));
+    }
 
+    // The stack's backward over the canonical form: layers from the top down, each handing d/d(its input) to the one
+    // below (through the dropout mask). dInput: (S, H_in) canonical, or empty when d/dinput is not wanted (layer 0
+    // then skips its dX product); dh0: (NL·D, B, H) sorted order.
+    private void RunBackward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn, Span<T> dInput, Span<T> dh0)
+    {
         SequenceBatch batch = tape.Batch;
         int directions = Options.Bidirectional ? 2 : 1, hidden = Options.HiddenSize, width = directions * hidden;
         int rows = batch.Rows, layers = Options.NumLayers, perLayer = directions * batch.BatchSize * hidden;
@@ -507,36 +618,31 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 ArrayPool<T>.Shared.Return(rented);
         }
         // dhn: (NL·D, B, H) sorted order
-        ReadOnlySpan<T> dhn = gradHn is null ? new T[layers * perLayer]
-            : packed ? PackedLayout.SortHidden(gradHn, tape.SortedIndices, hidden) : TensorRows.RowMajor(gradHn);
-        var dh0 = new T[layers * perLayer];
-        var dInput = new T[rows * Options.InputSize];
-
-        Parameter<T>[] parameters = Params;
-        var gradients = new DirectionGradients<T>[layers][];
-        for (int l = 0; l < layers; l++)
-            gradients[l] = new DirectionGradients<T>[directions];
-        for (int i = 0; i < _specs.Length; i += Options.Bias ? 4 : 2)
+        ReadOnlySpan<T> dhn;
+        if (gradHn is null)
         {
-            ParameterSpec spec = _specs[i];
-            gradients[spec.Layer][spec.Direction] = new DirectionGradients<T>(parameters[i].Gradient,
-                parameters[i + 1].Gradient, Options.Bias ? parameters[i + 2].Gradient : null,
-                Options.Bias ? parameters[i + 3].Gradient : null);
+            Span<T> zeros = RnnTape<T>.Ensure(ref tape.GradHn, layers * perLayer);
+            zeros.Clear();
+            dhn = zeros;
         }
+        else
+            dhn = packed ? PackedLayout.SortHidden(gradHn, tape.SortedIndices, hidden) : TensorRows.RowMajor(gradHn);
 
+        DirectionGradients<T>[][] gradients = DirectionGradients();
         LayerWeights<T>[] weights = _layers;
         WorkerTeam? team = MaxDegreeOfParallelism > 1 && WorkerTeam.Shared.MaxParts > 1 && WorkerTeam.Shared.TryAcquire()
             ? WorkerTeam.Shared : null;
         try
         {
-            T[]? dropped = tape.Dropped && layers > 1 ? new T[rows * width] : null;   // layer l's input = h_(l-1) ⊙ mask
             for (int l = layers - 1; l >= 0; l--)
             {
                 ReadOnlySpan<T> x;
                 if (l == 0)
                     x = tape.Input.AsSpan(0, rows * Options.InputSize);
-                else if (dropped is not null)
+                else if (tape.Dropped)
                 {
+                    // layer l's input = h_(l-1) ⊙ mask
+                    Span<T> dropped = RnnTape<T>.Ensure(ref tape.DroppedInput, rows * width);
                     TensorPrimitives.Multiply(tape.States[l - 1].AsSpan(0, rows * width), tape.MaskOf(l - 1), dropped);
                     x = dropped;
                 }
@@ -544,7 +650,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     x = tape.States[l - 1].AsSpan(0, rows * width);
                 Span<T> dx = l == 0 ? dInput : RnnTape<T>.Ensure(ref tape.GradB, rows * width);
                 tape.LayerBackward.Run(team, MaxDegreeOfParallelism, weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
-                    dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.AsSpan(l * perLayer, perLayer),
+                    dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.Slice(l * perLayer, perLayer),
                     dx, Options.Nonlinearity == Nonlinearity.Relu);
                 if (l > 0)
                 {
@@ -559,35 +665,34 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             team?.Release();
         }
-
-        // canonical → the caller's forms
-        Tensor<T> inputGradient;
-        switch (tape.Kind)
-        {
-            case RnnTape<T>.InputKind.Packed:
-                inputGradient = Tensor.Create(dInput, tape.InputShape);
-                break;
-            case RnnTape<T>.InputKind.Lengths:
-                var data = new PackedSequence<T>(Tensor.Create(dInput, [rows, Options.InputSize]), tape.BatchSizes,
-                    tape.SortedIndices, tape.UnsortedIndices);
-                inputGradient = PackedSequence.PadPacked(data, Options.BatchFirst, T.Zero, tape.PaddedSteps).Padded;
-                break;
-            default:
-                if (tape.Form == InputForm.BatchFirst && batch.BatchSize > 1)
-                {
-                    var batchFirst = new T[dInput.Length];
-                    DenseLayout.ToBatchFirst<T>(dInput, batchFirst, batch.Steps, batch.BatchSize, Options.InputSize);
-                    dInput = batchFirst;
-                }
-                inputGradient = Tensor.Create(dInput, tape.InputShape);
-                break;
-        }
-        Tensor<T>? h0Gradient = null;
-        if (tape.HasH0)
-            h0Gradient = Tensor.Create(packed ? PackedLayout.UnsortHidden(dh0, tape.UnsortedIndices, hidden) : dh0,
-                tape.H0Shape!);
-        return new RnnGradients<T>(inputGradient, h0Gradient);
     }
+
+    // Where each (layer, direction)'s parameter gradients accumulate: the Grad storage of its parameters.
+    private DirectionGradients<T>[][] DirectionGradients()
+    {
+        if (_directionGradients is { } cached)
+            return cached;
+        int directions = Options.Bidirectional ? 2 : 1;
+        Parameter<T>[] parameters = Params;
+        var gradients = new DirectionGradients<T>[Options.NumLayers][];
+        for (int l = 0; l < Options.NumLayers; l++)
+            gradients[l] = new DirectionGradients<T>[directions];
+        for (int i = 0; i < _specs.Length; i += Options.Bias ? 4 : 2)
+        {
+            ParameterSpec spec = _specs[i];
+            gradients[spec.Layer][spec.Direction] = new DirectionGradients<T>(parameters[i].Gradient,
+                parameters[i + 1].Gradient, Options.Bias ? parameters[i + 2].Gradient : null,
+                Options.Bias ? parameters[i + 3].Gradient : null);
+        }
+        return _directionGradients = gradients;
+    }
+
+    private DirectionGradients<T>[][]? _directionGradients;
+
+    // The lengths overload's d/dinput: canonical packed rows (S, H_in) → the padded input's shape, zero past each length.
+    private void PadInputGradient(RnnTape<T> tape, ReadOnlySpan<T> rows, Span<T> padded) =>
+        PackedSequence.PadInto(rows, tape.BatchSizes, tape.SortedIndices, Options.InputSize, tape.PaddedSteps,
+            tape.Lengths!.Length, Options.BatchFirst, T.Zero, padded);
 
     /// <summary>PyTorch's repr, e.g. <c>RNN(10, 20, num_layers=2, bidirectional=True)</c> (nonlinearity is not shown,
     /// as in PyTorch).</summary>

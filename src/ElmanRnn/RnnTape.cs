@@ -1,11 +1,12 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using ElmanRnn.Layout;
 using ElmanRnn.Recurrence;
 
 namespace ElmanRnn;
 
 /// <summary>
-/// What one training forward keeps for <see cref="RnnLayer{T}.Backward"/>, as PyTorch's autograd graph keeps the
+/// What one training forward keeps for <see cref="RnnLayer{T}.Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/>, as PyTorch's autograd graph keeps the
 /// tensors an RNN's backward needs: the layer inputs, every layer's states, the dropout masks drawn and h0. Pass a tape
 /// to a <c>Forward</c> overload, then to <c>Backward</c>. Reusable: the next forward with the same tape overwrites it,
 /// and its buffers are kept, so a training loop with one tape allocates them once. Backward may be called more than
@@ -46,9 +47,12 @@ public sealed class RnnTape<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal T[][] Masks = [];        // (NL - 1) × (S, D·H) dropout multipliers (0 or 1/(1-p)) when dropout ran
     internal bool Dropped;
     internal T[] H0 = [];             // (NL·D, B, H) initial states, zeros when none was given
+    internal int H0Length;            // NL·D·B·H: H0 may be longer, grown by an earlier forward
 
-    // Backward's workspace, kept for the next call.
-    internal T[] GradA = [], GradB = [];
+    // Backward's workspace, kept for the next call: dH of two adjacent layers (S, D·H) each, the dropped input of a
+    // layer (S, D·H), zeros for a null gradHn (NL·D, B, H), and the canonical results before they go to the caller's
+    // tensors when its layout differs: d/dinput (S, H_in), d/dh0 (NL·D, B, H).
+    internal T[] GradA = [], GradB = [], DroppedInput = [], GradHn = [], GradInput = [], GradH0 = [];
     internal readonly LayerBackward<T> LayerBackward = new();
 
     /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> elements (contents not kept).</summary>
@@ -70,6 +74,7 @@ public sealed class RnnTape<T> where T : unmanaged, IFloatingPointIeee754<T>
         Dropped = dropout;
         x.CopyTo(Ensure(ref Input, x.Length));
         h0.CopyTo(Ensure(ref H0, h0.Length));
+        H0Length = h0.Length;
         if (States.Length != layers)
             Array.Resize(ref States, layers);
         for (int l = 0; l < layers; l++)

@@ -37,14 +37,14 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
     }
 
     /// <summary>Output columns of C (rows of W).</summary>
-    public int N { get; }
+    public int N { get; private set; }
 
     /// <summary>Reduction length (columns of W).</summary>
-    public int K { get; }
+    public int K { get; private set; }
 
     public int PanelWidth { get; }
 
-    public int PanelCount { get; }
+    public int PanelCount { get; private set; }
 
     public ReadOnlySpan<T> Panel(int p) => _panels.AsSpan(_offset + p * K * PanelWidth, K * PanelWidth);
 
@@ -73,8 +73,16 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
     /// <paramref name="reuse"/>'s storage when it is large enough, so a training loop packs into the same memory every
     /// call; <paramref name="reuse"/> must not be used afterwards.
     /// </summary>
-    public static PackedMatrix<T> Transposed(int rows, int cols, PackedMatrix<T>? reuse) =>
-        new(cols, rows, Gemm.PanelWidth<T>(), reuse);
+    public static PackedMatrix<T> Transposed(int rows, int cols, PackedMatrix<T>? reuse)
+    {
+        int panelWidth = Gemm.PanelWidth<T>();
+        int panelCount = (cols + panelWidth - 1) / panelWidth;
+        if (reuse is null || reuse.PanelWidth != panelWidth || reuse._panels.Length - reuse._offset < panelCount * rows * panelWidth)
+            return new(cols, rows, panelWidth, reuse);
+        // Large enough: reshaped in place, so a training loop (whose layers alternate shapes) allocates nothing.
+        (reuse.N, reuse.K, reuse.PanelCount) = (cols, rows, panelCount);
+        return reuse;
+    }
 
     /// <summary>Row <paramref name="p"/> of M (cols elements): column p of every panel, zero past N.</summary>
     public void SetTransposedRow(int p, ReadOnlySpan<T> row)

@@ -53,6 +53,16 @@ internal static class PackedLayout
         return result;
     }
 
+    /// <summary><see cref="UnsortHidden{T}(T[], ReadOnlySpan{int}, int)"/> into <paramref name="destination"/>, which
+    /// must not overlap <paramref name="sorted"/>; a plain copy when <paramref name="unsorted"/> is empty.</summary>
+    public static void UnsortHidden<T>(ReadOnlySpan<T> sorted, ReadOnlySpan<int> unsorted, int hidden, Span<T> destination)
+    {
+        if (unsorted.IsEmpty)
+            sorted.CopyTo(destination);
+        else
+            Permute(sorted, destination, unsorted, hidden);
+    }
+
     // destination[r, j, :] = source[r, index[j], :] for every leading row r; source, destination: (R, B, H)
     private static void Permute<T>(ReadOnlySpan<T> source, Span<T> destination, ReadOnlySpan<int> index, int hidden)
     {

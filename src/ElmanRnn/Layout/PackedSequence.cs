@@ -148,11 +148,20 @@ public static class PackedSequence
         ReadOnlySpan<int> batchSizes = sequence.BatchSizesSpan;
         ReadOnlySpan<int> sortedIndices = sequence.SortedIndicesSpan;
 
-        // padded: (T_out, B, *) or (B, T_out, *). Rows are written straight to their original batch position, which
-        // is PyTorch's padding followed by its index_select with unsorted_indices.
+        // padded: (T_out, B, *) or (B, T_out, *)
         nint[] shape = batchFirst ? TensorRows.Shape(batch, steps, trailing) : TensorRows.Shape(steps, batch, trailing);
         var padded = GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape));
-        padded.AsSpan().Fill(paddingValue);
+        PadInto(source, batchSizes, sortedIndices, rowSize, steps, batch, batchFirst, paddingValue, padded);
+        return (Tensor.Create(padded, shape), [.. sequence.Lengths]);
+    }
+
+    /// <summary>The packed rows <paramref name="source"/> (S, rowSize) into <paramref name="padded"/> (steps, batch,
+    /// rowSize) or (batch, steps, rowSize), <paramref name="paddingValue"/> elsewhere. Rows are written straight to
+    /// their original batch position, which is PyTorch's padding followed by its index_select with unsorted_indices.</summary>
+    internal static void PadInto<T>(ReadOnlySpan<T> source, ReadOnlySpan<int> batchSizes, ReadOnlySpan<int> sortedIndices,
+        int rowSize, int steps, int batch, bool batchFirst, T paddingValue, Span<T> padded)
+    {
+        padded.Fill(paddingValue);
         int row = 0;
         for (int t = 0; t < batchSizes.Length; t++)
         {
@@ -160,11 +169,9 @@ public static class PackedSequence
             {
                 int b = sortedIndices.IsEmpty ? j : sortedIndices[j];
                 int destination = batchFirst ? b * steps + t : t * batch + b;
-                source.Slice(row * rowSize, rowSize).CopyTo(padded.AsSpan(destination * rowSize, rowSize));
+                source.Slice(row * rowSize, rowSize).CopyTo(padded.Slice(destination * rowSize, rowSize));
             }
         }
-
-        return (Tensor.Create(padded, shape), [.. sequence.Lengths]);
     }
 
     /// <summary>

@@ -75,7 +75,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
     /// <param name="dhn">(D, B, H) d(loss)/d(h_n) of this layer.</param>
     /// <param name="h0">(D, B, H) the initial states the forward used.</param>
     /// <param name="dh0">(D, B, H) receives d(loss)/d(h0).</param>
-    /// <param name="dx">(S, K) receives d(loss)/d(x).</param>
+    /// <param name="dx">(S, K) receives d(loss)/d(x); empty: not computed.</param>
     /// <param name="relu">φ is ReLU (else tanh).</param>
     public void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, DirectionGradients<T>[] gradients,
         SequenceBatch batch, ReadOnlySpan<T> x, ReadOnlySpan<T> h, Span<T> dh, ReadOnlySpan<T> dhn, ReadOnlySpan<T> h0,
@@ -157,8 +157,9 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
             }
         }
 
-        // 3. dX = dZ·W_ih over all rows, both directions at once.
-        RowSplitGemm<T>.Run(team, parts, dh, width, rows, weights.InputWeightsTransposed, dx, k);
+        // 3. dX = dZ·W_ih over all rows, both directions at once; skipped when the caller does not want it.
+        if (!dx.IsEmpty)
+            RowSplitGemm<T>.Run(team, parts, dh, width, rows, weights.InputWeightsTransposed, dx, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
