@@ -3,9 +3,10 @@ using System.Runtime.InteropServices;
 
 namespace ElmanRnn.Benchmarks.Quick;
 
-/// <summary>What the numbers were measured on: CPU, cores, runtime, and the FMA peak (the best of the measurements
-/// before and after the run and around each row; the first two are kept for the record).</summary>
-internal sealed record Machine(string Cpu, int Cores, string Runtime, int VectorBits, Peaks Peak, Peaks Before, Peaks After)
+/// <summary>What the numbers were measured on: CPU, cores, runtime, the library's SIMD path, and that path's FMA peak
+/// (the best of the measurements before and after the run and around each row; the first two are kept for the
+/// record).</summary>
+internal sealed record Machine(string Cpu, int Cores, string Runtime, VectorPath Path, Peaks Peak, Peaks Before, Peaks After)
 {
     public static Machine Current(Peaks before, Peaks after, IReadOnlyList<Measurement> rows)
     {
@@ -17,7 +18,7 @@ internal sealed record Machine(string Cpu, int Cores, string Runtime, int Vector
         best = new Peaks(Best(false, 1, best.Float1), Best(false, 2, best.Float2), Best(true, 1, best.Double1),
             Best(true, 2, best.Double2));
         return new(CpuModel(), Environment.ProcessorCount, RuntimeInformation.FrameworkDescription,
-            FmaPeak.VectorBits, best, before, after);
+            VectorPath.Current, best, before, after);
     }
 
     /// <summary>The peak in GFLOP/s for an element type and thread count (threads beyond 2: the 2-thread figure
@@ -42,7 +43,7 @@ internal sealed record Machine(string Cpu, int Cores, string Runtime, int Vector
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Cpu}, {Cores} cores, {Runtime}, {VectorBits}-bit vectors; FMA peak {Peak.Describe()} " +
+        $"{Cpu}, {Cores} cores, {Runtime}, {Path.Describe()}; FMA peak {Peak.Describe()} " +
         $"(measured before the run: {Before.Float1:0} / {Before.Float2:0}, after: {After.Float1:0} / {After.Float2:0} fp32)");
 
     private static string CpuModel()

@@ -29,7 +29,7 @@ internal static class QuickMode
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine($"{e.Message}\n{QuickOptions.Usage}");
             return 2;
         }
 

@@ -5,7 +5,7 @@ using ElmanRnn.Benchmarks.Contenders;
 namespace ElmanRnn.Benchmarks.Quick;
 
 /// <summary>
-/// <c>quick [--cases a,c,...] [--threads 1,2] [--seconds S] [--write-docs]</c>.
+/// <c>quick [--cases a,c,...] [--threads 1,2] [--seconds S] [--write-docs]</c>; <see cref="Usage"/> lists every option.
 /// </summary>
 /// <param name="Cases">Cases to run, in table order (default: all).</param>
 /// <param name="Threads">Thread counts (default: 1 and 2).</param>
@@ -17,13 +17,24 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// contender left spinning (OpenMP's, ONNX Runtime's, ours) have gone idle and do not steal the next one's core.</param>
 /// <param name="WaitQuietMinutes">Before measuring, wait up to this long (default 0) for a 5-second window in which
 /// other processes use less than 0.1 cores.</param>
-/// <param name="WriteDocs">Write the table into docs/performance.md and render docs/performance.png.</param>
+/// <param name="WriteDocs">Write the table into this SIMD path's section of docs/performance.md and render the path's
+/// chart (see <see cref="PerformanceDoc"/>).</param>
 internal sealed record QuickOptions(
     IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, IReadOnlyList<string> Contenders, double Seconds,
     int GapMilliseconds, double WaitQuietMinutes, bool WriteDocs)
 {
     public const string Usage =
-        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--contenders ours,libtorch,onnx] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs]";
+        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--contenders ours,libtorch,onnx] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs]\n" +
+        "  inference forward of each case, ours vs libtorch (TorchSharp) vs ONNX Runtime, run round-robin; prints the\n" +
+        "  medians, speed-ups, GFLOP/s against the measured FMA peak of the library's SIMD path, and the targets met.\n" +
+        "  --cases        case ids, comma-separated (default: all)\n" +
+        "  --threads      thread counts, comma-separated (default: 1,2)\n" +
+        "  --contenders   which to time (default: all; all are still built and checked against each other)\n" +
+        "  --seconds      measuring time per case and thread count after warm-up (default 7; at least 9 rounds)\n" +
+        "  --gap-ms       pause before each timed sample (default 3), so the previous contender's threads go idle\n" +
+        "  --wait-quiet   wait up to MINUTES for 5 s in which other processes use < 0.1 cores (default 0)\n" +
+        "  --write-docs   replace this SIMD path's section of docs/performance.md (AVX-512, or AVX2 with\n" +
+        "                 DOTNET_EnableAVX512=0, ...) and write its chart, docs/performance-<path>.png";
 
     /// <exception cref="ArgumentException">An unknown option or value.</exception>
     public static QuickOptions Parse(IReadOnlyList<string> args)
@@ -39,7 +50,7 @@ internal sealed record QuickOptions(
         {
             string Value() => i + 1 < args.Count
                 ? args[++i]
-                : throw new ArgumentException($"{args[i]} needs a value. {Usage}");
+                : throw new ArgumentException($"{args[i]} needs a value.");
 
             switch (args[i])
             {
@@ -51,7 +62,7 @@ internal sealed record QuickOptions(
                     threads = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(t => int.TryParse(t, CultureInfo.InvariantCulture, out int n) && n >= 1
                             ? n
-                            : throw new ArgumentException($"--threads takes positive integers, got '{t}'. {Usage}"))
+                            : throw new ArgumentException($"--threads takes positive integers, got '{t}'."))
                         .ToList();
                     break;
                 case "--contenders":
@@ -61,7 +72,7 @@ internal sealed record QuickOptions(
                             "ours" or "elmanrnn" => Names.Ours,
                             "libtorch" or "torch" => Names.LibTorch,
                             "onnx" or "ort" or "onnxruntime" => Names.OnnxRuntime,
-                            _ => throw new ArgumentException($"Unknown contender '{c}'. {Usage}"),
+                            _ => throw new ArgumentException($"Unknown contender '{c}'."),
                         })
                         .ToList();
                     break;
@@ -69,25 +80,25 @@ internal sealed record QuickOptions(
                     string text = Value();
                     seconds = double.TryParse(text, CultureInfo.InvariantCulture, out double s) && s > 0
                         ? s
-                        : throw new ArgumentException($"--seconds takes a positive number, got '{text}'. {Usage}");
+                        : throw new ArgumentException($"--seconds takes a positive number, got '{text}'.");
                     break;
                 case "--gap-ms":
                     string gapText = Value();
                     gap = int.TryParse(gapText, CultureInfo.InvariantCulture, out int g) && g >= 0
                         ? g
-                        : throw new ArgumentException($"--gap-ms takes a whole number ≥ 0, got '{gapText}'. {Usage}");
+                        : throw new ArgumentException($"--gap-ms takes a whole number ≥ 0, got '{gapText}'.");
                     break;
                 case "--wait-quiet":
                     string waitText = Value();
                     waitQuiet = double.TryParse(waitText, CultureInfo.InvariantCulture, out double w) && w >= 0
                         ? w
-                        : throw new ArgumentException($"--wait-quiet takes minutes ≥ 0, got '{waitText}'. {Usage}");
+                        : throw new ArgumentException($"--wait-quiet takes minutes ≥ 0, got '{waitText}'.");
                     break;
                 case "--write-docs":
                     writeDocs = true;
                     break;
                 default:
-                    throw new ArgumentException($"Unknown option '{args[i]}'. {Usage}");
+                    throw new ArgumentException($"Unknown option '{args[i]}'.");
             }
         }
 

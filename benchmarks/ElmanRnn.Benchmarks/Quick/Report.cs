@@ -48,7 +48,7 @@ internal sealed record Report(
 
             double peak = Machine.PeakGflops(m.Case.Double, m.Threads);
             string gflops = m.OursGflops is { } g ? $"{g:0.0} ({g / peak:0%} of {peak:0})" : "—";
-            string targets = string.Join("; ", m.Targets(Machine).Select(t =>
+            string targets = string.Join("; ", m.Targets(Machine, Results).Select(t =>
                 $"{t.Target}: {(t.Met switch { true => "met", false => "**missed**", null => "n/a" })}")) is { Length: > 0 } list
                 ? list
                 : "—";
@@ -64,14 +64,13 @@ internal sealed record Report(
         if (notes.Count > 0)
             text.AppendLine();
 
-        var verdicts = Results.SelectMany(m => m.Targets(Machine)).ToList();
+        var verdicts = Results.SelectMany(m => m.Targets(Machine, Results)).ToList();
         int met = verdicts.Count(v => v.Met == true), missed = verdicts.Count(v => v.Met == false);
         int unknown = verdicts.Count(v => v.Met is null);
         text.Append(CultureInfo.InvariantCulture, $"Targets: {met} met, {missed} missed");
         if (unknown > 0)
             text.Append(CultureInfo.InvariantCulture, $", {unknown} not measurable");
-        text.AppendLine(" (1 thread: (a) ≥20×, (b) ≥4×, (c) ≥2.5×, (d) ≥2×, (e) ≥2× libtorch; ≥1.5× libtorch on every " +
-            "case at 2 threads; (e) at ≥80% of the 1-thread peak; ahead of ONNX Runtime everywhere).");
+        text.AppendLine(CultureInfo.InvariantCulture, $" ({Measurement.TargetsInWords}).");
         return text.ToString();
     }
 
