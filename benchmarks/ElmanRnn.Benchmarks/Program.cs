@@ -6,10 +6,6 @@ using ElmanRnn.TorchOracle.Native;
 // Before anything touches TorchSharp: make its native shim loadable on this system's libstdc++.
 GlibcxxWeakener.EnsureTorchSharpLoadable();
 
-if (args.Length > 0 && args[0] == "quick" && args.Contains("--streaming"))
-    return StreamingMode.Run(args[1..]);
-if (args.Length > 0 && args[0] == "quick" && args.Contains("--training") && !args.Contains("--help"))
-    return TrainingMode.Run(args[1..]);
 if (args.Length > 0 && args[0] == "quick" && args.Contains("--help"))
 {
     Console.WriteLine(QuickOptions.Usage);
@@ -17,6 +13,10 @@ if (args.Length > 0 && args[0] == "quick" && args.Contains("--help"))
     Console.WriteLine(TrainingMode.Usage);
     return 0;
 }
+if (args.Length > 0 && args[0] == "quick" && args.Contains("--streaming"))
+    return StreamingMode.Run(args[1..]);
+if (args.Length > 0 && args[0] == "quick" && args.Contains("--training"))
+    return TrainingMode.Run(args[1..]);
 if (args.Length > 0 && args[0] == "quick")
     return QuickMode.Run(args[1..]);
 

@@ -79,7 +79,7 @@ internal sealed class AddingTrainer
         Tensor<float> prediction = Head.Forward(hn);                        // (1, N, 1)
         double loss = Losses.MseLoss(prediction, _target, out Tensor<float> gradPrediction);
         Tensor<float> gradHn = Head.Backward(hn, gradPrediction);           // (1, N, H)
-        Rnn.Backward(_tape, gradOutput: null, gradHn);
+        Rnn.Backward(_tape, gradOutput: null, gradHn, gradInput: null, gradH0: null);   // the input is data
         GradClip.ClipGradNorm(_parameters, _options.Clip);
         _optimizer.Step();
         return loss;

@@ -10,8 +10,9 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// <c>quick --training [--threads 1,2] [--seconds 3] [--gap-ms 3]</c>: one training step of case c (L=100, N=32,
 /// RNN(256 → 256), fp32, tanh with bias), 1 and 2 layers. Ours: forward with a tape alone, backward alone (the same
 /// tape, replayed), and ZeroGrad + forward + backward; libtorch: zero grads + forward + loss = (output·gradOutput).sum()
-/// + loss.backward(), input without requires_grad. Warmed by time; samples alternate between the contenders with a
-/// pause before each; medians reported.
+/// + loss.backward(). The input is data, as in training: libtorch's does not require grad, so autograd skips d/dinput,
+/// and ours is given no gradInput to fill, so it skips it too. Warmed by time; samples alternate between the
+/// contenders with a pause before each; medians reported.
 /// </summary>
 internal static class TrainingMode
 {
@@ -58,7 +59,7 @@ internal static class TrainingMode
         }
 
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"machine: {Machine.LoadAverage()} (load average); AVX-512: {Vector512.IsHardwareAccelerated}");
+        Console.WriteLine($"machine: {Machine.LoadAverage()} (load average); {VectorPath.Current.Describe()}");
         Console.WriteLine("| case | threads | ours fwd (tape) ms | ours bwd ms | ours fwd+bwd ms | libtorch fwd+bwd ms | libtorch / ours | ours bwd / fwd |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int t in threads)
@@ -103,12 +104,12 @@ internal static class TrainingMode
         var gradOutput = System.Numerics.Tensors.Tensor.Create(gy, shape);
         var tape = new RnnTape<float>();
         void OursForward() => layer.Forward(input, null, tape);
-        void OursBackward() => layer.Backward(tape, gradOutput, null);
+        void OursBackward() => layer.Backward(tape, gradOutput, null, gradInput: null, gradH0: null);
         void OursStep()
         {
             layer.ZeroGrad();
             layer.Forward(input, null, tape);
-            layer.Backward(tape, gradOutput, null);
+            layer.Backward(tape, gradOutput, null, gradInput: null, gradH0: null);
         }
 
         // libtorch.
