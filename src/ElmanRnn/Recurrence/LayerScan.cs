@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using ElmanRnn.Kernels;
@@ -17,8 +18,18 @@ namespace ElmanRnn.Recurrence;
 /// step from its own initial state — for dense input all join at T-1, for packed input the shorter ones join later.
 /// <para>
 /// Threads (one fork-join per layer): the projection is split by row blocks; then the directions of a bidirectional
-/// layer run concurrently, or the panels of W_hh are split across threads with a barrier after every step. Every
-/// split is over output rows or columns, never inside a reduction, so results are bitwise the same for any count.
+/// layer run concurrently, or the panels of W_hh are split across threads step by step. Every split is over output
+/// rows or columns, never inside a reduction, so results are bitwise the same for any count.
+/// </para>
+/// <para>
+/// A split scan must not make two threads slower than one when a partner's vCPU is taken away (another process on
+/// its core, a hypervisor's time slice): a per-step barrier would then wait milliseconds, step after step. So the
+/// calling thread (part 0) never waits long for a partner: each partner computes its columns of a step into its own
+/// scratch rows and publishes them only if the step is still its own (a compare-and-swap on its gate); part 0 waits
+/// for a partner's step about as long as its own columns took, then takes the step back and computes those columns
+/// itself. A partner that lost a step gets the next ones only after a back-off that doubles with each loss, so a
+/// descheduled partner costs part 0 about one step's wait per back-off period. The columns are the same arithmetic
+/// whoever computes them, so taking back never changes a bit.
 /// </para>
 /// Legend: S rows (all steps), B sequences, K = layer input width, H hidden size, D directions.
 /// </summary>
@@ -33,7 +44,16 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
 
     private enum ScanMode { Single, Directions, SplitPanels }
 
+    private const int MaxBackOff = 64;   // steps a partner sits out after losing a step, at most
+
     private readonly StepBarrier _barrier = new();
+
+    // Split scans (see the class remarks). Steps are numbered across directions, g = d·T + i. Gate of part p:
+    // 2g = step g offered to p, 2g + 1 = p is publishing it, 2g + 2 = published; -1 = not offered or taken back.
+    private int[] _gates = [];
+    private int _ready;                   // every column of the steps before this one is in output
+    private readonly object _readyGate = new();
+    private T[][] _scratch = [];          // per part (B, H): its columns of one step before they are published
     private LayerWeights<T> _weights = null!;
     private SequenceBatch _batch;
     private Activation _activation;
@@ -86,6 +106,8 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
             (_xLength, _outputLength, _h0Length, _hnLength) = (x.Length, output.Length, h0.Length, hn.Length);
             (_weights, _batch, _activation) = (weights, batch, activation);
             _barrier.Reset(jobParts);
+            if (_mode == ScanMode.SplitPanels)
+                PrepareSplitScan(jobParts, batch.BatchSize * hidden);
             try
             {
                 if (jobParts == 1) Execute(0, 1);
@@ -123,60 +145,233 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
             case ScanMode.Single:
                 if (part == 0)
                     for (int d = 0; d < weights.Directions; d++)
-                        Scan(d, 0, weights.HiddenWeights[d].PanelCount, synchronized: false);
+                        Scan(d);
                 break;
             case ScanMode.Directions:
                 if (part < weights.Directions)
-                    Scan(part, 0, weights.HiddenWeights[part].PanelCount, synchronized: false);
+                    Scan(part);
                 break;
             case ScanMode.SplitPanels:
-                for (int d = 0; d < weights.Directions; d++)
-                {
-                    int panels = weights.HiddenWeights[d].PanelCount;
-                    Scan(d, panels * part / parts, panels * (part + 1) / parts, synchronized: true);
-                }
+                if (part == 0)
+                    LeadSplitScan(parts);
+                else
+                    FollowSplitScan(part, parts);
                 break;
         }
     }
 
-    public void Abort() => _barrier.Break();
-
-    // One direction over panels [firstPanel, endPanel) of W_hh; with `synchronized`, every part of the job walks the
-    // same steps and meets at the barrier after each, since the next step reads all columns of this one.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Scan(int direction, int firstPanel, int endPanel, bool synchronized)
+    public void Abort()
     {
-        LayerWeights<T> weights = _weights;
+        _barrier.Break();
+        lock (_readyGate)
+        {
+            Volatile.Write(ref _ready, int.MaxValue);   // partners waiting for a step leave
+            Monitor.PulseAll(_readyGate);
+        }
+    }
+
+    private void PrepareSplitScan(int parts, int stepElements)
+    {
+        if (_gates.Length < parts)
+        {
+            _gates = new int[parts];
+            Array.Resize(ref _scratch, parts);
+        }
+        for (int p = 1; p < parts; p++)
+        {
+            if ((_scratch[p]?.Length ?? 0) < stepElements)
+                _scratch[p] = new T[stepElements];
+            _gates[p] = 0;   // step 0 offered to everyone
+        }
+        _ready = 0;
+    }
+
+    // Part p's panels of W_hh: [first, end).
+    private static (int First, int End) PanelsOf(int part, int parts, int panels) =>
+        (panels * part / parts, panels * (part + 1) / parts);
+
+    // Part 0 of a split scan: its own columns of every step straight into output, then each partner's columns of that
+    // step collected — or, when the partner is late or sits out, computed here.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void LeadSplitScan(int parts)
+    {
+        int steps = _batch.Steps, total = _weights.Directions * steps;
+        Span<int> backOff = stackalloc int[parts];      // steps each partner sits out after its last loss
+        Span<int> sitOut = stackalloc int[parts];       // steps left to sit out
+        backOff.Fill(1);
+        sitOut.Clear();   // SkipLocalsInit: stackalloc is not zeroed
+        int panels = _weights.HiddenWeights[0].PanelCount;
+        var (ownFirst, ownEnd) = PanelsOf(0, parts, panels);
+        for (int g = 0; g < total; g++)
+        {
+            int direction = g / steps, i = g % steps;
+            long start = Stopwatch.GetTimestamp();
+            Step(direction, i, ownFirst, ownEnd, default);
+            // A partner as fast as this thread is done by about now; wait that long again before taking its step.
+            long patience = Math.Max(Stopwatch.GetTimestamp() - start, MinPatienceTicks);
+            for (int p = 1; p < parts; p++)
+            {
+                bool offered = Volatile.Read(ref _gates[p]) != -1;
+                if (offered && Collect(p, g, patience))
+                {
+                    backOff[p] = 1;
+                    continue;
+                }
+                var (first, end) = PanelsOf(p, parts, panels);
+                Step(direction, i, first, end, default);
+                if (offered)
+                {
+                    Interlocked.Increment(ref s_stepsTakenBack);
+                    sitOut[p] = backOff[p];   // just taken back: sit out, and longer after the next loss
+                    backOff[p] = Math.Min(2 * backOff[p], MaxBackOff);
+                }
+            }
+            // Offer the next step, then let it start.
+            for (int p = 1; p < parts; p++)
+            {
+                if (sitOut[p] > 0)
+                {
+                    sitOut[p]--;
+                    Volatile.Write(ref _gates[p], -1);
+                }
+                else
+                    Volatile.Write(ref _gates[p], 2 * (g + 1));
+            }
+            lock (_readyGate)
+            {
+                Volatile.Write(ref _ready, g + 1);
+                Monitor.PulseAll(_readyGate);
+            }
+            if (i == steps - 1)
+                StoreFinalStates(direction);
+        }
+    }
+
+    // Tests: a partner sleeps this long before every step g with g % 7 == 3, as if its vCPU were taken away; and how
+    // many steps part 0 has taken back so far in this process.
+    internal static int TestPartnerStallMs;
+    private static long s_stepsTakenBack;
+    internal static long StepsTakenBack => Interlocked.Read(ref s_stepsTakenBack);
+
+    private static readonly long MinPatienceTicks = Stopwatch.Frequency / 200_000;   // 5 µs
+
+    // Waits for partner p to publish step g; false when it had to take the step back (p's gate is then -1).
+    private bool Collect(int p, int g, long patience)
+    {
+        long start = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _gates[p]) != 2 * g + 2)
+        {
+            if (Stopwatch.GetTimestamp() - start <= patience)
+            {
+                Thread.SpinWait(4);
+                continue;
+            }
+            int seen = Interlocked.CompareExchange(ref _gates[p], -1, 2 * g);
+            if (seen == 2 * g)
+                return false;
+            // Publishing (2g + 1): a copy of one step's columns, about to finish; wait it out.
+            while (Volatile.Read(ref _gates[p]) != 2 * g + 2)
+                Thread.SpinWait(4);
+        }
+        return true;
+    }
+
+    // A partner of a split scan: every step offered to it, computed into its scratch and published if still its own.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FollowSplitScan(int part, int parts)
+    {
+        int steps = _batch.Steps, total = _weights.Directions * steps;
+        var (first, end) = PanelsOf(part, parts, _weights.HiddenWeights[0].PanelCount);
+        Span<T> scratch = _scratch[part];
+        int seen = -1;
+        while (true)
+        {
+            int g = Volatile.Read(ref _ready);
+            if (g == seen)
+            {
+                SpinThenBlock.WaitWhileEqual(ref _ready, seen, _readyGate);
+                g = Volatile.Read(ref _ready);
+            }
+            seen = g;
+            if (g >= total)
+                return;
+            if (Volatile.Read(ref _gates[part]) != 2 * g)
+                continue;   // sitting out this step
+            if (TestPartnerStallMs > 0 && g % 7 == 3)
+                Thread.Sleep(TestPartnerStallMs);
+            int direction = g / steps, i = g % steps;
+            Step(direction, i, first, end, scratch);
+            if (Interlocked.CompareExchange(ref _gates[part], 2 * g + 1, 2 * g) != 2 * g)
+                continue;   // taken back meanwhile: part 0 wrote these columns itself
+            Publish(direction, i, first, end, scratch);
+            Volatile.Write(ref _gates[part], 2 * g + 2);
+        }
+    }
+
+    // Step i of one direction over panels [firstPanel, endPanel): h_t = φ(P_t + h_prev·W_hhᵀ) for those columns, in
+    // place over P_t in output, or into `scratch` (B, H) when given (P_t's columns are copied there first).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Step(int direction, int i, int firstPanel, int endPanel, Span<T> scratch)
+    {
         SequenceBatch batch = _batch;
-        PackedMatrix<T> whh = weights.HiddenWeights[direction];
-        int hidden = weights.HiddenSize, width = weights.Directions * hidden, sequences = batch.BatchSize;
+        PackedMatrix<T> whh = _weights.HiddenWeights[direction];
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, sequences = batch.BatchSize;
         int col = direction * hidden;
+        int t = direction == 0 ? i : batch.Steps - 1 - i;
+        int rows = batch.BatchSizeAt(t);
         var output = new Span<T>(_output, _outputLength);
         var h0 = new ReadOnlySpan<T>(_h0 + direction * sequences * hidden, sequences * hidden);
-
-        for (int i = 0; i < batch.Steps; i++)
+        Span<T> current = output.Slice(batch.Offset(t) * width + col);
+        int ldc = width;
+        if (!scratch.IsEmpty)
         {
-            int t = direction == 0 ? i : batch.Steps - 1 - i;
-            int rows = batch.BatchSizeAt(t);
-            Span<T> current = output.Slice(batch.Offset(t) * width + col);
-            // Forward: every row continues from step t-1. Reverse: rows below the next step's batch size continue
-            // from step t+1; the others end at t and start here from their own initial state.
-            int carried = batch.ContinuedRows(t, reverse: direction == 1);
-            int previous = direction == 0 ? t - 1 : t + 1;
-            if (carried > 0)
-                Gemm.Run(output.Slice(batch.Offset(previous) * width + col), width, carried, whh, current, width,
-                    GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
-            if (rows > carried)
-                Gemm.Run(h0.Slice(carried * hidden), hidden, rows - carried, whh, current.Slice(carried * width), width,
-                    GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
-            if (synchronized)
-                _barrier.SignalAndWait();
+            int c0 = firstPanel * whh.PanelWidth, columns = Math.Min(hidden, endPanel * whh.PanelWidth) - c0;
+            for (int r = 0; r < rows; r++)
+                current.Slice(r * width + c0, columns).CopyTo(scratch.Slice(r * hidden + c0, columns));
+            current = scratch;
+            ldc = hidden;
         }
+        // Forward: every row continues from step t-1. Reverse: rows below the next step's batch size continue from
+        // step t+1; the others end at t and start here from their own initial state.
+        int carried = batch.ContinuedRows(t, reverse: direction == 1);
+        int previous = direction == 0 ? t - 1 : t + 1;
+        if (carried > 0)
+            Gemm.Run(output.Slice(batch.Offset(previous) * width + col), width, carried, whh, current, ldc,
+                GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
+        if (rows > carried)
+            Gemm.Run(h0.Slice(carried * hidden), hidden, rows - carried, whh, current.Slice(carried * ldc), ldc,
+                GemmInit.Accumulate, default, _activation, firstPanel, endPanel);
+    }
 
-        // Each direction's owner (or, when panels are split, part 0 after the last barrier) stores the final states:
-        // forward, the state after each sequence's own last step; reverse, the state after step 0.
-        if (synchronized && firstPanel != 0)
-            return;
+    // A partner's columns of step i, from its scratch into output.
+    private void Publish(int direction, int i, int firstPanel, int endPanel, ReadOnlySpan<T> scratch)
+    {
+        SequenceBatch batch = _batch;
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, panelWidth = _weights.HiddenWeights[0].PanelWidth;
+        int t = direction == 0 ? i : batch.Steps - 1 - i;
+        int c0 = firstPanel * panelWidth, columns = Math.Min(hidden, endPanel * panelWidth) - c0;
+        var current = new Span<T>(_output, _outputLength).Slice(batch.Offset(t) * width + direction * hidden);
+        for (int r = 0; r < batch.BatchSizeAt(t); r++)
+            scratch.Slice(r * hidden + c0, columns).CopyTo(current.Slice(r * width + c0, columns));
+    }
+
+    // One direction, all of W_hh's panels, on this thread alone.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scan(int direction)
+    {
+        for (int i = 0; i < _batch.Steps; i++)
+            Step(direction, i, 0, _weights.HiddenWeights[direction].PanelCount, default);
+        StoreFinalStates(direction);
+    }
+
+    // The direction's final states into hn: forward, the state after each sequence's own last step; reverse, the
+    // state after step 0.
+    private void StoreFinalStates(int direction)
+    {
+        SequenceBatch batch = _batch;
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, sequences = batch.BatchSize;
+        int col = direction * hidden;
+        var output = new Span<T>(_output, _outputLength);
         var hn = new Span<T>(_hn, _hnLength);
         for (int j = 0; j < sequences; j++)
         {

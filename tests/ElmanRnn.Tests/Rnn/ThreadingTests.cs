@@ -47,6 +47,48 @@ public class ThreadingTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // ragged lengths: steps with fewer rows, partners' columns of short steps
+    public void A_late_partner_has_its_steps_taken_back_without_changing_a_bit(bool packed)
+    {
+        // Oracle: the single-threaded run. The partner sleeps 3 ms before every 7th step, as if its vCPU were taken
+        // away; part 0 takes those steps back and computes them itself, and the partner's late results are dropped.
+        var random = new Random(17);
+        var layer = new RnnLayer<float>(new() { InputSize = 32, HiddenSize = 256 }, random)
+        {
+            Training = false, MaxDegreeOfParallelism = 1,
+        };
+        const int steps = 40, batch = 16;
+        var x = Tensor.Create(TestTensors.Random(random, steps * batch * 32).Select(v => (float)v).ToArray(), [steps, batch, 32]);
+        int[] lengths = Enumerable.Range(0, batch).Select(i => steps - (i * 5) % steps).ToArray();
+        double[][] Run()
+        {
+            var (output, hn) = packed ? layer.Forward(x, lengths) : layer.Forward(x);
+            return [output.ToDoubles(), hn.ToDoubles()];
+        }
+        double[][] single = Run();
+        layer.MaxDegreeOfParallelism = 2;
+        long takenBefore = Recurrence.LayerScan<float>.StepsTakenBack;
+        Recurrence.LayerScan<float>.TestPartnerStallMs = 3;
+        try
+        {
+            // Another test may hold the shared worker team for a moment (the call then runs alone): try a few times.
+            for (int attempt = 0; attempt < 5 && Recurrence.LayerScan<float>.StepsTakenBack == takenBefore; attempt++)
+            {
+                double[][] parallel = Run();
+                parallel[0].Should().Equal(single[0]);
+                parallel[1].Should().Equal(single[1]);
+            }
+        }
+        finally
+        {
+            Recurrence.LayerScan<float>.TestPartnerStallMs = 0;
+        }
+        if (Threading.WorkerTeam.Shared.MaxParts > 1)
+            Recurrence.LayerScan<float>.StepsTakenBack.Should().BeGreaterThan(takenBefore, "the stalled partner's steps were taken back");
+    }
+
     [Fact]
     public void ConcurrentForwardCallsOnOneLayerAgree()
     {
