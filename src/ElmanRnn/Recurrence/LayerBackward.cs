@@ -29,9 +29,9 @@ internal readonly record struct DirectionGradients<T>(T[] InputWeights, T[] Hidd
 /// The scan walks each direction's steps in the opposite order of the forward. Per step, one GEMM adds dz_t·W_hh
 /// (W_hhᵀ packed once per weight change) straight into dh of the step whose states this one read (C accumulates
 /// in place over dOut there), or into dh0 for rows that started from h0; then φ′ turns that step's dh into dz.
-/// Threads split W_hhᵀ's panels, i.e. columns of dh: each part also applies φ′ and sums db_hh over its own columns,
-/// so one barrier per step suffices (the next GEMM reads every column). A bidirectional layer runs its two
-/// directions concurrently instead. The large products then split output rows (<see cref="RowSplitGemm{T}"/>).
+/// Threads split W_hhᵀ's panels, i.e. columns of dh: each part also applies φ′ and sums db_hh over its own columns
+/// (the next GEMM reads every column), step by step on <see cref="StepTakeBack"/>, so a late partner's step is taken
+/// back rather than waited for. A bidirectional layer runs its two directions concurrently instead. The large products then split output rows (<see cref="RowSplitGemm{T}"/>).
 /// Every output element is one fixed-order reduction, so gradients are bitwise the same for any thread count, and
 /// d/dinput of a sequence is the same alone or inside a batch.
 /// <para>
@@ -40,13 +40,15 @@ internal readonly record struct DirectionGradients<T>(T[] InputWeights, T[] Hidd
 /// input width, H hidden, D directions.
 /// </para>
 /// </summary>
-internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const int TransposeBlock = 32;
 
     private enum ScanMode { Single, Directions, SplitPanels }
 
-    private readonly StepBarrier _barrier = new();
+    private readonly StepTakeBack _steps = new();
+    private T[][] _scratch = [];                  // split scan: per part (2B + 1, H), its columns of a step and their sum
+    private int _parts;
 
     // Workspace kept across calls.
     private T[] _dzT = [];                        // (H, S) one direction's dZ transposed: A of both weight products
@@ -119,7 +121,18 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
             _h = ph; _dh = pdh; _dhn = pdhn; _dh0 = pdh0;
             (_hLength, _dhLength, _dhnLength, _dh0Length) = (h.Length, dh.Length, dhn.Length, dh0.Length);
             (_weights, _batch, _activation, _hasBias) = (weights, batch, relu ? Activation.Relu : Activation.Tanh, hasBias);
-            _barrier.Reset(jobParts);
+            if (_mode == ScanMode.SplitPanels)
+            {
+                if (_scratch.Length < jobParts)
+                    Array.Resize(ref _scratch, jobParts);
+                for (int p = 1; p < jobParts; p++)
+                {
+                    _scratch[p] ??= [];
+                    Grow(ref _scratch[p], (2 * sequences + 1) * hidden);
+                }
+                _parts = jobParts;
+                _steps.Prepare(jobParts);
+            }
             try
             {
                 if (jobParts == 1) Execute(0, 1);
@@ -166,92 +179,182 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob where T : unmanaged, IF
     public void Execute(int part, int parts)
     {
         LayerWeights<T> weights = _weights;
+        int total = weights.Directions * _batch.Steps;
         switch (_mode)
         {
             case ScanMode.Single:
                 for (int d = 0; d < weights.Directions; d++)
-                    Scan(d, 0, weights.HiddenWeightsTransposed(d).PanelCount, synchronized: false);
+                    Scan(d);
                 break;
             case ScanMode.Directions:
-                Scan(part, 0, weights.HiddenWeightsTransposed(part).PanelCount, synchronized: false);
+                Scan(part);
+                break;
+            case ScanMode.SplitPanels when part == 0:
+                for (int d = 0; d < weights.Directions; d++)
+                    FinishFirst(d);
+                _steps.Lead(this, total, parts);
                 break;
             case ScanMode.SplitPanels:
-                for (int d = 0; d < weights.Directions; d++)
-                {
-                    int panels = weights.HiddenWeightsTransposed(d).PanelCount;
-                    Scan(d, panels * part / parts, panels * (part + 1) / parts, synchronized: true);
-                }
+                _steps.Follow(this, part, total);
                 break;
         }
     }
 
-    public void Abort() => _barrier.Break();
+    public void Abort() => _steps.Abort();
 
-    // One direction over panels [firstPanel, endPanel) of W_hhᵀ, i.e. columns [c0, c1) of dh. With `synchronized`
-    // every part walks the same steps and meets at the barrier before each GEMM, which reads all columns of dz_t.
+    // One direction, every column, on this thread alone.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Scan(int direction, int firstPanel, int endPanel, bool synchronized)
+    private void Scan(int direction)
     {
-        LayerWeights<T> weights = _weights;
+        FinishFirst(direction);
+        int panels = _weights.HiddenWeightsTransposed(direction).PanelCount;
+        for (int i = 0; i < _batch.Steps; i++)
+            Step(direction, i, 0, panels, default);
+    }
+
+    // ISteppedJob: step g = d·T + i of the split scan, part p's panels of W_hhᵀ.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ComputeStep(int g, int part, bool direct)
+    {
+        int panels = _weights.HiddenWeightsTransposed(0).PanelCount;
+        Step(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts,
+            direct ? default : _scratch[part]);
+    }
+
+    public void PublishStep(int g, int part)
+    {
+        int panels = _weights.HiddenWeightsTransposed(0).PanelCount;
+        Publish(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts, _scratch[part]);
+    }
+
+    public void StepDone(int g) { }
+
+    // The first step walked back, every column: every sequence's state there is its last (forward: t = T-1;
+    // reverse: t = 0), so each row takes dh_n and nothing is carried into it.
+    private void FinishFirst(int direction)
+    {
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden;
+        int t = direction == 0 ? _batch.Steps - 1 : 0;
+        var dh = new Span<T>(_dh, _dhLength).Slice(_batch.Offset(t) * width + direction * hidden);
+        Span<T> sum = _stepSum[direction];
+        Finish(direction, t, carried: 0, 0, hidden, dh, width, sum);
+        AddToBias(direction, sum, 0, hidden);
+    }
+
+    // Step i walked back, over panels [firstPanel, endPanel) of W_hhᵀ, i.e. columns [c0, c1): step t's dz·W_hh into
+    // the earlier step's dh (rows that continued from it) and into dh0 (the others), then that earlier step's dh → dz.
+    // Straight into dh, dh0 and db_hh, or into `scratch` (2B + 1, H): the earlier step's rows (copied there first),
+    // then the dh0 rows, then the db_hh sum, for PublishStep.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Step(int direction, int i, int firstPanel, int endPanel, Span<T> scratch)
+    {
         SequenceBatch batch = _batch;
-        PackedMatrix<T> whhT = weights.HiddenWeightsTransposed(direction);
-        int hidden = weights.HiddenSize, width = weights.Directions * hidden, sequences = batch.BatchSize;
+        PackedMatrix<T> whhT = _weights.HiddenWeightsTransposed(direction);
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, sequences = batch.BatchSize;
         int col = direction * hidden, steps = batch.Steps;
         int c0 = Math.Min(hidden, firstPanel * whhT.PanelWidth), c1 = Math.Min(hidden, endPanel * whhT.PanelWidth);
         var dh = new Span<T>(_dh, _dhLength);
-        var dh0 = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden);
+        int t = direction == 0 ? steps - 1 - i : i;
+        int n = batch.BatchSizeAt(t);
+        ReadOnlySpan<T> dz = dh.Slice(batch.Offset(t) * width + col);
+        // Rows that continued from an earlier state (forward: t-1, every row; reverse: t+1, the first n(t+1) rows)
+        // pass dz·W_hh into that state's dh; the others into dh0.
+        int continued = batch.ContinuedRows(t, reverse: direction == 1);
+        int earlier = direction == 0 ? t - 1 : t + 1;
+        bool last = i + 1 == steps;
+        int earlierRows = last ? 0 : batch.BatchSizeAt(earlier);
 
-        // The first step walked back: every sequence's state there is its last (forward: t = T-1; reverse: t = 0).
-        FinishStep(direction, direction == 0 ? steps - 1 : 0, carried: 0, c0, c1);
-        for (int i = 0; i < steps; i++)
+        Span<T> carry, start, sum;   // the earlier step's rows, the dh0 rows from `continued` on, db_hh's step sum
+        int ldCarry;
+        if (scratch.IsEmpty)
         {
-            int t = direction == 0 ? steps - 1 - i : i;
-            int n = batch.BatchSizeAt(t);
-            ReadOnlySpan<T> dz = dh.Slice(batch.Offset(t) * width + col);
-            if (synchronized)
-                _barrier.SignalAndWait();
-            // Rows that continued from an earlier state (forward: t-1, every row; reverse: t+1, the first n(t+1)
-            // rows) pass dz·W_hh into that state's dh; the others into dh0.
-            int continued = batch.ContinuedRows(t, reverse: direction == 1);
-            int earlier = direction == 0 ? t - 1 : t + 1;
-            if (continued > 0)
-                Gemm.Run(dz, width, continued, whhT, dh.Slice(batch.Offset(earlier) * width + col), width,
-                    GemmInit.Accumulate, default, Activation.Identity, firstPanel, endPanel);
-            if (n > continued)
-                Gemm.Run(dz.Slice(continued * width), width, n - continued, whhT, dh0.Slice(continued * hidden), hidden,
-                    GemmInit.Zero, default, Activation.Identity, firstPanel, endPanel);
-            if (i + 1 < steps)
-                FinishStep(direction, earlier, continued, c0, c1);
+            carry = last ? default : dh.Slice(batch.Offset(earlier) * width + col);
+            ldCarry = width;
+            start = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden).Slice(continued * hidden);
+            sum = _stepSum[direction];
         }
+        else
+        {
+            int cols = c1 - c0;
+            ReadOnlySpan<T> source = last ? default : dh.Slice(batch.Offset(earlier) * width + col);
+            for (int j = 0; j < earlierRows; j++)
+                source.Slice(j * width + c0, cols).CopyTo(scratch.Slice(j * hidden + c0, cols));
+            carry = scratch;
+            ldCarry = hidden;
+            start = scratch.Slice(earlierRows * hidden, (n - continued) * hidden);
+            sum = scratch.Slice(2 * sequences * hidden, hidden);
+        }
+        if (continued > 0)
+            Gemm.Run(dz, width, continued, whhT, carry, ldCarry, GemmInit.Accumulate, default, Activation.Identity,
+                firstPanel, endPanel);
+        if (n > continued)
+            Gemm.Run(dz.Slice(continued * width), width, n - continued, whhT, start, hidden, GemmInit.Zero, default,
+                Activation.Identity, firstPanel, endPanel);
+        if (last)
+            return;
+        Finish(direction, earlier, continued, c0, c1, carry, ldCarry, sum);
+        if (scratch.IsEmpty)
+            AddToBias(direction, sum, c0, c1);
     }
 
-    // dh → dz over columns [c0, c1) of step t's rows: rows from `carried` on got no carry, because their sequence
-    // ends at t, so they take dh_n instead; then φ′, then this step's db_hh.
-    private void FinishStep(int direction, int t, int carried, int c0, int c1)
+    // A partner's scratch results of step i into dh, dh0 and db_hh.
+    private void Publish(int direction, int i, int firstPanel, int endPanel, ReadOnlySpan<T> scratch)
+    {
+        SequenceBatch batch = _batch;
+        int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, sequences = batch.BatchSize;
+        int panelWidth = _weights.HiddenWeightsTransposed(direction).PanelWidth, steps = batch.Steps;
+        int c0 = Math.Min(hidden, firstPanel * panelWidth), c1 = Math.Min(hidden, endPanel * panelWidth), cols = c1 - c0;
+        int t = direction == 0 ? steps - 1 - i : i;
+        int n = batch.BatchSizeAt(t), continued = batch.ContinuedRows(t, reverse: direction == 1);
+        int earlier = direction == 0 ? t - 1 : t + 1;
+        bool last = i + 1 == steps;
+        int earlierRows = last ? 0 : batch.BatchSizeAt(earlier);
+        if (!last)
+        {
+            Span<T> carry = new Span<T>(_dh, _dhLength).Slice(batch.Offset(earlier) * width + direction * hidden);
+            for (int j = 0; j < earlierRows; j++)
+                scratch.Slice(j * hidden + c0, cols).CopyTo(carry.Slice(j * width + c0, cols));
+        }
+        var dh0 = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden);
+        for (int j = continued; j < n; j++)
+            scratch.Slice((earlierRows + j - continued) * hidden + c0, cols).CopyTo(dh0.Slice(j * hidden + c0, cols));
+        if (!last)
+            AddToBias(direction, scratch.Slice(2 * sequences * hidden, hidden), c0, c1);
+    }
+
+    // dh → dz over columns [c0, c1) of step t's rows (`rows`, ld apart): rows from `carried` on got no carry, because
+    // their sequence ends at t, so they take dh_n instead; then φ′; then this step's db_hh sum into `sum`.
+    private void Finish(int direction, int t, int carried, int c0, int c1, Span<T> rows, int ld, Span<T> sum)
     {
         if (c0 >= c1)
             return;
         SequenceBatch batch = _batch;
         int hidden = _weights.HiddenSize, width = _weights.Directions * hidden, sequences = batch.BatchSize;
-        int n = batch.BatchSizeAt(t), offset = batch.Offset(t) * width + direction * hidden, cols = c1 - c0;
-        var dh = new Span<T>(_dh, _dhLength);
+        int n = batch.BatchSizeAt(t), hOffset = batch.Offset(t) * width + direction * hidden, cols = c1 - c0;
         var h = new ReadOnlySpan<T>(_h, _hLength);
         var dhn = new ReadOnlySpan<T>(_dhn + direction * sequences * hidden, sequences * hidden);
         for (int j = 0; j < n; j++)
         {
-            Span<T> row = dh.Slice(offset + j * width + c0, cols);
+            Span<T> row = rows.Slice(j * ld + c0, cols);
             if (j >= carried)
                 TensorPrimitives.Add(row, dhn.Slice(j * hidden + c0, cols), row);
-            Activations.MultiplyByDerivative(row, h.Slice(offset + j * width + c0, cols), _activation);
+            Activations.MultiplyByDerivative(row, h.Slice(hOffset + j * width + c0, cols), _activation);
         }
         if (!_hasBias)
             return;
-        Span<T> sum = _stepSum[direction].AsSpan(c0, cols);
-        sum.Clear();
+        Span<T> columns = sum.Slice(c0, cols);
+        columns.Clear();
         for (int j = 0; j < n; j++)
-            TensorPrimitives.Add(sum, dh.Slice(offset + j * width + c0, cols), sum);
-        Span<T> biasGrad = _hiddenBiasGrad[direction].AsSpan(c0, cols);
-        TensorPrimitives.Add(biasGrad, sum, biasGrad);
+            TensorPrimitives.Add(columns, rows.Slice(j * ld + c0, cols), columns);
+    }
+
+    // db_hh += one step's sum, columns [c0, c1), in step order per column.
+    private void AddToBias(int direction, ReadOnlySpan<T> sum, int c0, int c1)
+    {
+        if (!_hasBias || c0 >= c1)
+            return;
+        Span<T> biasGrad = _hiddenBiasGrad[direction].AsSpan(c0, c1 - c0);
+        TensorPrimitives.Add(biasGrad, sum.Slice(c0, c1 - c0), biasGrad);
     }
 
     private static T[] Grow(ref T[] buffer, int length)

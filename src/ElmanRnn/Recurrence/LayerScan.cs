@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using ElmanRnn.Kernels;
@@ -22,18 +21,12 @@ namespace ElmanRnn.Recurrence;
 /// rows or columns, never inside a reduction, so results are bitwise the same for any count.
 /// </para>
 /// <para>
-/// A split scan must not make two threads slower than one when a partner's vCPU is taken away (another process on
-/// its core, a hypervisor's time slice): a per-step barrier would then wait milliseconds, step after step. So the
-/// calling thread (part 0) never waits long for a partner: each partner computes its columns of a step into its own
-/// scratch rows and publishes them only if the step is still its own (a compare-and-swap on its gate); part 0 waits
-/// for a partner's step about as long as its own columns took, then takes the step back and computes those columns
-/// itself. A partner that lost a step gets the next ones only after a back-off that doubles with each loss, so a
-/// descheduled partner costs part 0 about one step's wait per back-off period. The columns are the same arithmetic
-/// whoever computes them, so taking back never changes a bit.
+/// A split scan runs on <see cref="StepTakeBack"/>: the calling thread takes a late partner's step back instead of
+/// waiting at a barrier, so a partner whose vCPU was taken away costs little more than running alone.
 /// </para>
 /// Legend: S rows (all steps), B sequences, K = layer input width, H hidden size, D directions.
 /// </summary>
-internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unmanaged, IFloatingPointIeee754<T>
 {
     // Below these many multiply-adds a handoff between threads costs more than it saves.
     internal const long MinWorkPerThreadedStep = 1 << 16;
@@ -44,16 +37,10 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
 
     private enum ScanMode { Single, Directions, SplitPanels }
 
-    private const int MaxBackOff = 64;   // steps a partner sits out after losing a step, at most
-
     private readonly StepBarrier _barrier = new();
-
-    // Split scans (see the class remarks). Steps are numbered across directions, g = d·T + i. Gate of part p:
-    // 2g = step g offered to p, 2g + 1 = p is publishing it, 2g + 2 = published; -1 = not offered or taken back.
-    private int[] _gates = [];
-    private int _ready;                   // every column of the steps before this one is in output
-    private readonly object _readyGate = new();
-    private T[][] _scratch = [];          // per part (B, H): its columns of one step before they are published
+    private readonly StepTakeBack _steps = new();
+    private T[][] _scratch = [];          // split scan: per part (B, H), its columns of a step before they are published
+    private int _parts;
     private LayerWeights<T> _weights = null!;
     private SequenceBatch _batch;
     private Activation _activation;
@@ -153,9 +140,9 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
                 break;
             case ScanMode.SplitPanels:
                 if (part == 0)
-                    LeadSplitScan(parts);
+                    _steps.Lead(this, weights.Directions * _batch.Steps, parts);
                 else
-                    FollowSplitScan(part, parts);
+                    _steps.Follow(this, part, weights.Directions * _batch.Steps);
                 break;
         }
     }
@@ -163,149 +150,39 @@ internal sealed unsafe class LayerScan<T> : ITeamJob where T : unmanaged, IFloat
     public void Abort()
     {
         _barrier.Break();
-        lock (_readyGate)
-        {
-            Volatile.Write(ref _ready, int.MaxValue);   // partners waiting for a step leave
-            Monitor.PulseAll(_readyGate);
-        }
+        _steps.Abort();
     }
 
     private void PrepareSplitScan(int parts, int stepElements)
     {
-        if (_gates.Length < parts)
-        {
-            _gates = new int[parts];
+        if (_scratch.Length < parts)
             Array.Resize(ref _scratch, parts);
-        }
         for (int p = 1; p < parts; p++)
-        {
             if ((_scratch[p]?.Length ?? 0) < stepElements)
                 _scratch[p] = new T[stepElements];
-            _gates[p] = 0;   // step 0 offered to everyone
-        }
-        _ready = 0;
+        _parts = parts;
+        _steps.Prepare(parts);
     }
 
-    // Part p's panels of W_hh: [first, end).
-    private static (int First, int End) PanelsOf(int part, int parts, int panels) =>
-        (panels * part / parts, panels * (part + 1) / parts);
-
-    // Part 0 of a split scan: its own columns of every step straight into output, then each partner's columns of that
-    // step collected — or, when the partner is late or sits out, computed here.
+    // ISteppedJob: step g = d·T + i of the split scan, part p's panels of W_hh.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void LeadSplitScan(int parts)
+    public void ComputeStep(int g, int part, bool direct)
     {
-        int steps = _batch.Steps, total = _weights.Directions * steps;
-        Span<int> backOff = stackalloc int[parts];      // steps each partner sits out after its last loss
-        Span<int> sitOut = stackalloc int[parts];       // steps left to sit out
-        backOff.Fill(1);
-        sitOut.Clear();   // SkipLocalsInit: stackalloc is not zeroed
         int panels = _weights.HiddenWeights[0].PanelCount;
-        var (ownFirst, ownEnd) = PanelsOf(0, parts, panels);
-        for (int g = 0; g < total; g++)
-        {
-            int direction = g / steps, i = g % steps;
-            long start = Stopwatch.GetTimestamp();
-            Step(direction, i, ownFirst, ownEnd, default);
-            // A partner as fast as this thread is done by about now; wait that long again before taking its step.
-            long patience = Math.Max(Stopwatch.GetTimestamp() - start, MinPatienceTicks);
-            for (int p = 1; p < parts; p++)
-            {
-                bool offered = Volatile.Read(ref _gates[p]) != -1;
-                if (offered && Collect(p, g, patience))
-                {
-                    backOff[p] = 1;
-                    continue;
-                }
-                var (first, end) = PanelsOf(p, parts, panels);
-                Step(direction, i, first, end, default);
-                if (offered)
-                {
-                    Interlocked.Increment(ref s_stepsTakenBack);
-                    sitOut[p] = backOff[p];   // just taken back: sit out, and longer after the next loss
-                    backOff[p] = Math.Min(2 * backOff[p], MaxBackOff);
-                }
-            }
-            // Offer the next step, then let it start.
-            for (int p = 1; p < parts; p++)
-            {
-                if (sitOut[p] > 0)
-                {
-                    sitOut[p]--;
-                    Volatile.Write(ref _gates[p], -1);
-                }
-                else
-                    Volatile.Write(ref _gates[p], 2 * (g + 1));
-            }
-            lock (_readyGate)
-            {
-                Volatile.Write(ref _ready, g + 1);
-                Monitor.PulseAll(_readyGate);
-            }
-            if (i == steps - 1)
-                StoreFinalStates(direction);
-        }
+        Step(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts,
+            direct ? default : _scratch[part]);
     }
 
-    // Tests: a partner sleeps this long before every step g with g % 7 == 3, as if its vCPU were taken away; and how
-    // many steps part 0 has taken back so far in this process.
-    internal static int TestPartnerStallMs;
-    private static long s_stepsTakenBack;
-    internal static long StepsTakenBack => Interlocked.Read(ref s_stepsTakenBack);
-
-    private static readonly long MinPatienceTicks = Stopwatch.Frequency / 200_000;   // 5 µs
-
-    // Waits for partner p to publish step g; false when it had to take the step back (p's gate is then -1).
-    private bool Collect(int p, int g, long patience)
+    public void PublishStep(int g, int part)
     {
-        long start = Stopwatch.GetTimestamp();
-        while (Volatile.Read(ref _gates[p]) != 2 * g + 2)
-        {
-            if (Stopwatch.GetTimestamp() - start <= patience)
-            {
-                Thread.SpinWait(4);
-                continue;
-            }
-            int seen = Interlocked.CompareExchange(ref _gates[p], -1, 2 * g);
-            if (seen == 2 * g)
-                return false;
-            // Publishing (2g + 1): a copy of one step's columns, about to finish; wait it out.
-            while (Volatile.Read(ref _gates[p]) != 2 * g + 2)
-                Thread.SpinWait(4);
-        }
-        return true;
+        int panels = _weights.HiddenWeights[0].PanelCount;
+        Publish(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts, _scratch[part]);
     }
 
-    // A partner of a split scan: every step offered to it, computed into its scratch and published if still its own.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void FollowSplitScan(int part, int parts)
+    public void StepDone(int g)
     {
-        int steps = _batch.Steps, total = _weights.Directions * steps;
-        var (first, end) = PanelsOf(part, parts, _weights.HiddenWeights[0].PanelCount);
-        Span<T> scratch = _scratch[part];
-        int seen = -1;
-        while (true)
-        {
-            int g = Volatile.Read(ref _ready);
-            if (g == seen)
-            {
-                SpinThenBlock.WaitWhileEqual(ref _ready, seen, _readyGate);
-                g = Volatile.Read(ref _ready);
-            }
-            seen = g;
-            if (g >= total)
-                return;
-            if (Volatile.Read(ref _gates[part]) != 2 * g)
-                continue;   // sitting out this step
-            if (TestPartnerStallMs > 0 && g % 7 == 3)
-                Thread.Sleep(TestPartnerStallMs);
-            int direction = g / steps, i = g % steps;
-            Step(direction, i, first, end, scratch);
-            if (Interlocked.CompareExchange(ref _gates[part], 2 * g + 1, 2 * g) != 2 * g)
-                continue;   // taken back meanwhile: part 0 wrote these columns itself
-            Publish(direction, i, first, end, scratch);
-            Volatile.Write(ref _gates[part], 2 * g + 2);
-        }
+        if (g % _batch.Steps == _batch.Steps - 1)
+            StoreFinalStates(g / _batch.Steps);
     }
 
     // Step i of one direction over panels [firstPanel, endPanel): h_t = φ(P_t + h_prev·W_hhᵀ) for those columns, in

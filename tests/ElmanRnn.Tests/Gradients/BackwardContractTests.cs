@@ -161,6 +161,52 @@ public class BackwardContractTests
         for (int i = 0; i < one.Parameters.Length; i++) two.Parameters[i].Should().Equal(one.Parameters[i]);
     }
 
+    [Fact]
+    public void A_late_partner_has_its_backward_steps_taken_back_without_changing_a_bit()
+    {
+        // Oracle: the same computation at 1 thread. The partner sleeps 3 ms before every 7th step, as if its vCPU were
+        // taken away; the calling thread takes those steps back (ragged lengths and h0: rows ending and starting
+        // inside the scan, dh0 and dh_n written by whoever computes the step).
+        var opts = new RnnOptions { InputSize = 32, HiddenSize = 256, NumLayers = 2 };
+        int n = 16, steps = 40;
+        int[] lengths = Enumerable.Range(0, n).Select(i => steps - (i * 5) % steps).ToArray();
+        var random = new Random(91);
+        var x = Tensor.Create(TestTensors.Random(random, steps * n * 32).Select(v => (float)v).ToArray(), [steps, n, 32]);
+        var h0 = Tensor.Create(TestTensors.Random(random, 2 * n * 256).Select(v => (float)v).ToArray(), [2, n, 256]);
+        var gO = Tensor.Create(TestTensors.Random(random, steps * n * 256).Select(v => (float)v).ToArray(), [steps, n, 256]);
+        var gHn = Tensor.Create(TestTensors.Random(random, 2 * n * 256).Select(v => (float)v).ToArray(), [2, n, 256]);
+        var layer = new RnnLayer<float>(opts, new Random(92)) { Training = false, MaxDegreeOfParallelism = 1 };
+        (double[] Input, double[] H0, double[][] Parameters) Run()
+        {
+            layer.ZeroGrad();
+            var tape = new RnnTape<float>();
+            layer.Forward(x, lengths, h0, tape);
+            var g = layer.Backward(tape, gO, gHn);
+            return (g.Input.ToDoubles(), g.H0!.ToDoubles(), layer.Parameters().Select(p => p.Grad.ToDoubles()).ToArray());
+        }
+        var one = Run();
+        layer.MaxDegreeOfParallelism = 2;
+        long takenBefore = ElmanRnn.Threading.StepTakeBack.StepsTakenBack;
+        ElmanRnn.Threading.StepTakeBack.TestPartnerStallMs = 3;
+        try
+        {
+            // Another test may hold the shared worker team for a moment (the call then runs alone): try a few times.
+            for (int attempt = 0; attempt < 5 && ElmanRnn.Threading.StepTakeBack.StepsTakenBack == takenBefore; attempt++)
+            {
+                var two = Run();
+                two.Input.Should().Equal(one.Input);
+                two.H0.Should().Equal(one.H0);
+                for (int i = 0; i < one.Parameters.Length; i++) two.Parameters[i].Should().Equal(one.Parameters[i]);
+            }
+        }
+        finally
+        {
+            ElmanRnn.Threading.StepTakeBack.TestPartnerStallMs = 0;
+        }
+        if (ElmanRnn.Threading.WorkerTeam.Shared.MaxParts > 1)
+            ElmanRnn.Threading.StepTakeBack.StepsTakenBack.Should().BeGreaterThan(takenBefore);
+    }
+
     private static Span<double> Flat(Tensor<double> t) =>
         System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref t.GetPinnableReference(), (int)t.FlattenedLength);
 }

@@ -69,12 +69,12 @@ public class ThreadingTests
         }
         double[][] single = Run();
         layer.MaxDegreeOfParallelism = 2;
-        long takenBefore = Recurrence.LayerScan<float>.StepsTakenBack;
-        Recurrence.LayerScan<float>.TestPartnerStallMs = 3;
+        long takenBefore = Threading.StepTakeBack.StepsTakenBack;
+        Threading.StepTakeBack.TestPartnerStallMs = 3;
         try
         {
             // Another test may hold the shared worker team for a moment (the call then runs alone): try a few times.
-            for (int attempt = 0; attempt < 5 && Recurrence.LayerScan<float>.StepsTakenBack == takenBefore; attempt++)
+            for (int attempt = 0; attempt < 5 && Threading.StepTakeBack.StepsTakenBack == takenBefore; attempt++)
             {
                 double[][] parallel = Run();
                 parallel[0].Should().Equal(single[0]);
@@ -83,10 +83,10 @@ public class ThreadingTests
         }
         finally
         {
-            Recurrence.LayerScan<float>.TestPartnerStallMs = 0;
+            Threading.StepTakeBack.TestPartnerStallMs = 0;
         }
         if (Threading.WorkerTeam.Shared.MaxParts > 1)
-            Recurrence.LayerScan<float>.StepsTakenBack.Should().BeGreaterThan(takenBefore, "the stalled partner's steps were taken back");
+            Threading.StepTakeBack.StepsTakenBack.Should().BeGreaterThan(takenBefore, "the stalled partner's steps were taken back");
     }
 
     [Fact]
