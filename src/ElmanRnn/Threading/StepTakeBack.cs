@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace ElmanRnn.Threading;
 
@@ -57,6 +58,7 @@ internal sealed class StepTakeBack
     }
 
     /// <summary>Part 0: steps 0 … <paramref name="total"/> - 1, its own columns and every late partner's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Lead<TJob>(TJob job, int total, int parts) where TJob : ISteppedJob
     {
         Span<int> backOff = stackalloc int[parts];      // steps a partner sits out after its next loss
@@ -111,6 +113,7 @@ internal sealed class StepTakeBack
     }
 
     /// <summary>A partner: every step offered to it, into its scratch, published if still its own.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Follow<TJob>(TJob job, int part, int total) where TJob : ISteppedJob
     {
         int seen = -1;
