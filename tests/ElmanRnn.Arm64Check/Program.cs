@@ -16,10 +16,14 @@ using ElmanRnn.Serialization;
 int passed = 0, failed = 0;
 var clock = Stopwatch.StartNew();
 bool quick = args.Contains("--quick");
+// --generic: the generic Vector128 kernels throughout (GemmAdvSimd off), to tell a kernel's fault from the rest.
+if (args.Contains("--generic"))
+    GemmAdvSimd.Enabled = false;
 
 Console.WriteLine($"arch={RuntimeInformation.ProcessArchitecture} os={RuntimeInformation.OSDescription} cores={Environment.ProcessorCount}");
 Console.WriteLine($"AdvSimd={AdvSimd.IsSupported} AdvSimd.Arm64={AdvSimd.Arm64.IsSupported} Vector128.IsHardwareAccelerated={Vector128.IsHardwareAccelerated} " +
-                  $"path={Simd.Path} fma={Simd.HasFma} tileRows={Gemm.TileRows}");
+                  $"path={Simd.Path} fma={Simd.HasFma} tileRows={Gemm.TileRows} " +
+                  $"kernels={(AdvSimd.Arm64.IsSupported && Simd.Path == SimdPath.Vector128 && GemmAdvSimd.Enabled ? "AdvSimd by element" : "generic")}");
 
 void Check(string name, bool ok, string detail = "")
 {
@@ -78,7 +82,7 @@ void GemmExact<T>(int m, int n, int k, GemmInit init, int lda, int ldc) where T 
             expected[i * ldc + j] = acc;
         }
     Gemm.Run<T>(a, lda, m, PackedMatrix<T>.Pack(w, n, k), c, ldc, init, bias, Activation.Identity);
-    int bad = Enumerable.Range(0, c.Length).Count(i => !c[i].Equals(expected[i]));
+    int bad = Enumerable.Range(0, c.Length).Count(i => !SameBits<T>(c.AsSpan(i, 1), expected.AsSpan(i, 1)));
     Check($"gemm<{typeof(T).Name}> m={m} n={n} k={k} init={init}", bad == 0, $"{bad} elements differ");
 }
 
@@ -132,7 +136,7 @@ Section("gemm: a row's result does not depend on how many rows share the call", 
     {
         float[] one = c0.AsSpan(i * n, n).ToArray();
         Gemm.Run<float>(a.AsSpan(i * k, k), k, 1, packed, one, n, GemmInit.Accumulate, default, Activation.Tanh);
-        Check($"row {i}", one.AsSpan().SequenceEqual(all.AsSpan(i * n, n)));
+        Check($"row {i}", SameBits<float>(one, all.AsSpan(i * n, n)));
     }
 });
 
@@ -214,7 +218,7 @@ Section("threads: MaxDegreeOfParallelism 1 / 2 / 3 give the same bits", () =>
         {
             var (parallel, _) = ThreadRun(directions, twoLayers, packed, batch, hidden, threads);
             Check($"dirs={directions} twoLayers={twoLayers} packed={packed} batch={batch} hidden={hidden} threads={threads}",
-                parallel.AsSpan().SequenceEqual(single));
+                SameBits<float>(parallel, single));
         }
     }
 });
@@ -231,12 +235,79 @@ static (float[] Bits, RnnLayer<float> Layer) ThreadRun(int directions, bool twoL
     return ([.. Flat(output), .. Flat(hn)], layer);
 }
 
+// (d) The ARM64 AdvSimd kernels (FMLA by element) against the generic Vector128 kernels on the same machine, bit for bit.
+if (AdvSimd.Arm64.IsSupported && Simd.Path == SimdPath.Vector128 && GemmAdvSimd.Enabled)
+    Section("AdvSimd by-element kernels vs generic Vector128 kernels: the same bits (gemm shapes, activations, layers)", () =>
+    {
+        foreach (int m in rows)
+            foreach (int n in cols)
+                foreach (int k in new[] { ks[(m + n) % ks.Length], 1 + 4 * ((m * 7 + n) % 40) + (m + n) % 4 })
+                    foreach (GemmInit init in Enum.GetValues<GemmInit>())
+                    {
+                        Activation activation = (Activation)((m + n + (int)init) % 3);
+                        GemmBothWays<float>(m, n, k, init, activation, k + 1, n + 3);
+                        GemmBothWays<double>(m, n, k, init, activation, k, n);
+                    }
+        (int Directions, bool TwoLayers, bool Packed, int Batch, int Hidden)[] layers =
+            [(1, false, false, 32, 256), (2, true, true, 9, 130), (1, false, true, 1, 512), (2, false, false, 17, 45)];
+        foreach (var (directions, twoLayers, packed, batch, hidden) in layers)
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var (byElement, _) = ThreadRun(directions, twoLayers, packed, batch, hidden, threads);
+                GemmAdvSimd.Enabled = false;
+                try
+                {
+                    var (generic, _) = ThreadRun(directions, twoLayers, packed, batch, hidden, threads);
+                    Check($"layer dirs={directions} twoLayers={twoLayers} packed={packed} batch={batch} hidden={hidden} threads={threads}",
+                        SameBits<float>(byElement, generic));
+                }
+                finally { GemmAdvSimd.Enabled = true; }
+            }
+    });
+
+void GemmBothWays<T>(int m, int n, int k, GemmInit init, Activation activation, int lda, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    // Every operand sits between guard zones of a sentinel value, checked after each call: no kernel writes outside C.
+    const int Guard = 64;
+    var random = new Random(m * 7919 + n * 31 + k);
+    T[] a = Guarded(Values<T>(random, Math.Max(0, (m - 1) * lda + k))), w = Values<T>(random, n * k);
+    T[] bias = Guarded(Values<T>(random, n)), c0 = Values<T>(random, Math.Max(0, (m - 1) * ldc + n));
+    T[] byElement = Guarded(c0), generic = Guarded(c0);
+    T[] a0 = (T[])a.Clone(), bias0 = (T[])bias.Clone();
+    var packed = PackedMatrix<T>.Pack(w, n, k);
+    Gemm.Run<T>(Inner(a), lda, m, packed, Inner(byElement), ldc, init, Inner(bias), activation);
+    GemmAdvSimd.Enabled = false;
+    try { Gemm.Run<T>(Inner(a), lda, m, packed, Inner(generic), ldc, init, Inner(bias), activation); }
+    finally { GemmAdvSimd.Enabled = true; }
+    string what = $"<{typeof(T).Name}> m={m} n={n} k={k} init={init} {activation}";
+    Check($"by element vs generic {what}", SameBits<T>(byElement, generic));
+    Check($"operands and guard zones untouched {what}", SameBits<T>(a, a0) && SameBits<T>(bias, bias0)
+        && Untouched(byElement) && Untouched(generic));
+    if (!Untouched(byElement) || !Untouched(generic))
+        Console.WriteLine($"  guard zones of C: by element {(Untouched(byElement) ? "intact" : "WRITTEN")}, generic {(Untouched(generic) ? "intact" : "WRITTEN")}");
+
+    T Sentinel() => T.CreateChecked(-12345.678);
+    T[] Guarded(T[] values)
+    {
+        var g = new T[values.Length + 2 * Guard];
+        g.AsSpan().Fill(Sentinel());
+        values.CopyTo(g, Guard);
+        return g;
+    }
+    Span<T> Inner(T[] g) => g.AsSpan(Guard, g.Length - 2 * Guard);
+    bool Untouched(T[] g) => g.AsSpan(0, Guard).ToArray().All(v => v == Sentinel()) && g.AsSpan(g.Length - Guard).ToArray().All(v => v == Sentinel());
+}
+
 Console.WriteLine($"total {clock.Elapsed.TotalSeconds:F1} s");
 Console.WriteLine($"arm64-check: {passed} passed, {failed} failed");
 return failed == 0 ? 0 : 1;
 
 static T[] Values<T>(Random random, int count) where T : unmanaged, IFloatingPointIeee754<T> =>
     Enumerable.Range(0, count).Select(_ => T.CreateChecked(2 * random.NextDouble() - 1)).ToArray();
+
+// Bit for bit: -0 differs from +0, and NaN payloads count.
+static bool SameBits<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged =>
+    MemoryMarshal.AsBytes(x).SequenceEqual(MemoryMarshal.AsBytes(y));
 
 static T[] Flat<T>(Tensor<T> tensor) where T : unmanaged, IFloatingPointIeee754<T>
 {
