@@ -26,7 +26,8 @@ internal enum GemmInit
 /// through memory between blocks); rows in blocks whose slice of A stays in L2 (<see cref="RowBlockBytes"/>), and
 /// within a row block every panel of W is swept over all register tiles while it is hot. The tile is
 /// <see cref="TileRows"/> × 2 vectors (chosen from the register file) and broadcasts A's elements straight from their
-/// rows (packing A did not pay on RNN shapes). Leftover rows (fewer than a tile, e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent
+/// rows (packing A did not pay on RNN shapes); on ARM64 the tiles are <see cref="GemmAdvSimd"/>'s, which load a
+/// vector of consecutive A values per row and use FMLA by element instead of one broadcast per element. Leftover rows (fewer than a tile, e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent
 /// chains, so a matrix-vector product is not latency-bound. Columns past the last full panel go through a
 /// zero-padded scratch tile. φ is applied to each tile right after its last K block, while it is in L1.
 /// </para>
@@ -160,7 +161,7 @@ internal static class Gemm
                     ref T cRow = ref Unsafe.Add(ref cRef, (nint)i * ldc + j0);
                     if (p + PanelsPerRowPass <= job.EndPanel && j0 + PanelsPerRowPass * nr <= n)
                     {
-                        Tile1x8<T, TV, TOps>(ref aRow, ref panel, (nint)k * nr, kLen, ref cRow,
+                        RowTile<T, TV, TOps>(ref aRow, ref panel, (nint)k * nr, kLen, ref cRow,
                             ref InitRef(init, ref cRow, ref biasRef, j0), init == GemmInit.Zero);
                         Activate<T, TV, TOps>(ref cRow, 0, 1, 2 * PanelsPerRowPass, activation);
                         p += PanelsPerRowPass;
@@ -247,10 +248,57 @@ internal static class Gemm
         where TOps : IVectorOps<TV, T>
     {
         if (rows == 8)
+        {
+            // ARM64: the AdvSimd kernel with FMLA by element (GemmAdvSimd). On x64 AdvSimd.Arm64.IsSupported is a
+            // JIT-time false, so this whole block is dropped.
+            if (AdvSimd.Arm64.IsSupported && typeof(TV) == typeof(Vector128<T>) && GemmAdvSimd.Enabled)
+            {
+                if (typeof(T) == typeof(float))
+                {
+                    GemmAdvSimd.Tile8x2(ref As<T, float>(ref a), lda, ref As<T, float>(ref panel), k,
+                        ref As<T, float>(ref c), ldc, ref As<T, float>(ref init), ldInit, zeroInit);
+                    return;
+                }
+                if (typeof(T) == typeof(double))
+                {
+                    GemmAdvSimd.Tile8x2(ref As<T, double>(ref a), lda, ref As<T, double>(ref panel), k,
+                        ref As<T, double>(ref c), ldc, ref As<T, double>(ref init), ldInit, zeroInit);
+                    return;
+                }
+            }
             Tile8x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
+        }
         else
             Tile6x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
     }
+
+    // The matrix-vector kernel of this instruction set: 1 row × 4 panels (ARM64: GemmAdvSimd's, as in Tile).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowTile<T, TV, TOps>(ref T a, ref T panel, nint panelStride, int k, ref T c, ref T init, bool zeroInit)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        if (AdvSimd.Arm64.IsSupported && typeof(TV) == typeof(Vector128<T>) && GemmAdvSimd.Enabled)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                GemmAdvSimd.Tile1x8(ref As<T, float>(ref a), ref As<T, float>(ref panel), panelStride, k,
+                    ref As<T, float>(ref c), ref As<T, float>(ref init), zeroInit);
+                return;
+            }
+            if (typeof(T) == typeof(double))
+            {
+                GemmAdvSimd.Tile1x8(ref As<T, double>(ref a), ref As<T, double>(ref panel), panelStride, k,
+                    ref As<T, double>(ref c), ref As<T, double>(ref init), zeroInit);
+                return;
+            }
+        }
+        Tile1x8<T, TV, TOps>(ref a, ref panel, panelStride, k, ref c, ref init, zeroInit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref TTo As<TFrom, TTo>(ref TFrom source) => ref Unsafe.As<TFrom, TTo>(ref source);
 
     // c (8, 2W) = init + a (8, k) · panel (k, 2W); 16 independent accumulator chains hide the FMA latency.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
