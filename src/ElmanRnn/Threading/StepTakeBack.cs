@@ -26,7 +26,8 @@ internal interface ISteppedJob
 /// publishes them only if a compare-and-swap on its gate finds the step still its own. Part 0 waits for a partner
 /// about as long as its own columns took, then takes the step back (the same compare-and-swap) and computes those
 /// columns itself. A partner that lost a step sits out 1, 2, 4 … 64 steps, so a descheduled partner costs about one
-/// wait per back-off period. Whoever computes a column does the same arithmetic, so taking back never changes a bit.
+/// wait per back-off period; the back-off carries over to the next job, since a descheduled partner stays so for longer
+/// than many short scans. Whoever computes a column does the same arithmetic, so taking back never changes a bit.
 /// <para>
 /// Gate of part p: 2g = step g offered to p, 2g + 1 = p is publishing it, 2g + 2 = published, -1 = not offered or
 /// taken back. <c>_ready</c>: every column of the steps before it is in the result, so that step may start.
@@ -39,6 +40,9 @@ internal sealed class StepTakeBack
 
     private int[] _gates = [];
     private int _ready;
+    // Per partner, kept from one job to the next (a descheduled partner stays so for milliseconds, longer than many
+    // short scans): steps it sits out after its next loss, and steps it still sits out.
+    private int[] _backOff = [], _sitOut = [];
     private readonly object _readyGate = new();
 
     // Tests: a partner sleeps this long before every step g with g % 7 == 3, as if its vCPU were taken away; and how
@@ -51,9 +55,15 @@ internal sealed class StepTakeBack
     public void Prepare(int parts)
     {
         if (_gates.Length < parts)
+        {
+            int known = _gates.Length;
             _gates = new int[parts];
+            Array.Resize(ref _backOff, parts);
+            Array.Resize(ref _sitOut, parts);
+            _backOff.AsSpan(known).Fill(1);
+        }
         for (int p = 1; p < parts; p++)
-            _gates[p] = 0;
+            _gates[p] = _sitOut[p] > 0 ? -1 : 0;   // step 0 offered unless the partner still sits out
         _ready = -1;   // until Lead starts: part 0 may have work to do before step 0
     }
 
@@ -61,10 +71,7 @@ internal sealed class StepTakeBack
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Lead<TJob>(TJob job, int total, int parts) where TJob : ISteppedJob
     {
-        Span<int> backOff = stackalloc int[parts];      // steps a partner sits out after its next loss
-        Span<int> sitOut = stackalloc int[parts];       // steps it still sits out
-        backOff.Fill(1);
-        sitOut.Clear();   // SkipLocalsInit: stackalloc is not zeroed
+        int[] backOff = _backOff, sitOut = _sitOut;
         lock (_readyGate)
         {
             Volatile.Write(ref _ready, 0);
