@@ -16,7 +16,7 @@ namespace ElmanRnn.Recurrence;
 /// (batch sizes never grow). The reverse direction walks t = T-1..0 and each sequence joins at its own last valid
 /// step from its own initial state — for dense input all join at T-1, for packed input the shorter ones join later.
 /// <para>
-/// Threads (one fork-join per layer): the projection is split by row blocks; then the directions of a bidirectional
+/// Threads (one fork-join per layer): the projection's row blocks are claimed one at a time; then the directions of a bidirectional
 /// layer run concurrently, or the panels of W_hh are split across threads step by step. Every split is over output
 /// rows or columns, never inside a reduction, so results are bitwise the same for any count.
 /// </para>
@@ -37,8 +37,9 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
 
     private enum ScanMode { Single, Directions, SplitPanels }
 
-    private readonly StepBarrier _barrier = new();
     private readonly StepTakeBack _steps = new();
+    private int _projectionNext, _projectionDone;   // rows of P claimed, rows of P written
+    private readonly object _projectionGate = new();
     private T[][] _scratch = [];          // split scan: per part (B, H), its columns of a step before they are published
     private int _parts;
     private LayerWeights<T> _weights = null!;
@@ -92,7 +93,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
             _x = px; _output = po; _h0 = ph0; _hn = phn;
             (_xLength, _outputLength, _h0Length, _hnLength) = (x.Length, output.Length, h0.Length, hn.Length);
             (_weights, _batch, _activation) = (weights, batch, activation);
-            _barrier.Reset(jobParts);
+            _projectionNext = _projectionDone = 0;
             if (_mode == ScanMode.SplitPanels)
                 PrepareSplitScan(jobParts, batch.BatchSize * hidden);
             try
@@ -115,17 +116,31 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
         LayerWeights<T> weights = _weights;
         int width = weights.Directions * weights.HiddenSize;
 
+        int rows = _batch.Rows;
         if (part < _projectionParts)
         {
-            // Whole register tiles per part (Gemm.TileRows rows each), so no part runs the leftover-row kernels early.
-            int rows = _batch.Rows, chunk = (rows + _projectionParts - 1) / _projectionParts;
-            chunk = (chunk + Gemm.TileRows - 1) / Gemm.TileRows * Gemm.TileRows;
-            int first = Math.Min(rows, part * chunk), count = Math.Min(rows, first + chunk) - first;
-            Gemm.Run(x.Slice(first * weights.InputSize), weights.InputSize, count, weights.InputWeights,
-                output.Slice(first * width), width, weights.Bias is null ? GemmInit.Zero : GemmInit.Bias, weights.Bias,
-                Activation.Identity);
+            // Blocks of whole register tiles (so only the last block runs the leftover-row kernels), about eight per
+            // part, claimed one at a time: a partner slowed or descheduled by another process claims fewer, and no
+            // part waits for one that holds none.
+            int block = Math.Max(1, rows / (_projectionParts * 8 * Gemm.TileRows)) * Gemm.TileRows;
+            int first;
+            while ((first = Interlocked.Add(ref _projectionNext, block) - block) < rows)
+            {
+                int count = Math.Min(block, rows - first);
+                Gemm.Run(x.Slice(first * weights.InputSize), weights.InputSize, count, weights.InputWeights,
+                    output.Slice(first * width), width, weights.Bias is null ? GemmInit.Zero : GemmInit.Bias, weights.Bias,
+                    Activation.Identity);
+                if (Interlocked.Add(ref _projectionDone, count) == rows)
+                    lock (_projectionGate)
+                        Monitor.PulseAll(_projectionGate);
+            }
         }
-        _barrier.SignalAndWait();
+        // Every step reads P of its rows: the scan starts once every block is in.
+        int done;
+        while ((done = Volatile.Read(ref _projectionDone)) < rows)
+            SpinThenBlock.WaitWhileEqual(ref _projectionDone, done, _projectionGate);
+        if (done > rows)
+            throw new OperationCanceledException("Another part of this parallel job failed.");
 
         switch (_mode)
         {
@@ -149,7 +164,11 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
 
     public void Abort()
     {
-        _barrier.Break();
+        lock (_projectionGate)
+        {
+            Volatile.Write(ref _projectionDone, int.MaxValue);   // parts waiting for the projection leave
+            Monitor.PulseAll(_projectionGate);
+        }
         _steps.Abort();
     }
 
