@@ -48,7 +48,6 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
 
     private readonly StepTakeBack _steps = new();
     private T[][] _scratch = [];                  // split scan: per part (2B + 1, H), its columns of a step and their sum
-    private int _parts;
 
     // Workspace kept across calls.
     private T[] _dzT = [];                        // (H, S) one direction's dZ transposed: A of both weight products
@@ -122,17 +121,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
             (_hLength, _dhLength, _dhnLength, _dh0Length) = (h.Length, dh.Length, dhn.Length, dh0.Length);
             (_weights, _batch, _activation, _hasBias) = (weights, batch, relu ? Activation.Relu : Activation.Tanh, hasBias);
             if (_mode == ScanMode.SplitPanels)
-            {
-                if (_scratch.Length < jobParts)
-                    Array.Resize(ref _scratch, jobParts);
-                for (int p = 1; p < jobParts; p++)
-                {
-                    _scratch[p] ??= [];
-                    Grow(ref _scratch[p], (2 * sequences + 1) * hidden);
-                }
-                _parts = jobParts;
-                _steps.Prepare(jobParts);
-            }
+                _steps.Prepare(jobParts, ref _scratch, (2 * sequences + 1) * hidden);
             try
             {
                 if (jobParts == 1) Execute(0, 1);
@@ -216,15 +205,14 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ComputeStep(int g, int part, bool direct)
     {
-        int panels = _weights.HiddenWeightsTransposed(0).PanelCount;
-        Step(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts,
-            direct ? default : _scratch[part]);
+        var (first, end) = _steps.Share(part, _weights.HiddenWeightsTransposed(0).PanelCount);
+        Step(g / _batch.Steps, g % _batch.Steps, first, end, direct ? default : _scratch[part]);
     }
 
     public void PublishStep(int g, int part)
     {
-        int panels = _weights.HiddenWeightsTransposed(0).PanelCount;
-        Publish(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts, _scratch[part]);
+        var (first, end) = _steps.Share(part, _weights.HiddenWeightsTransposed(0).PanelCount);
+        Publish(g / _batch.Steps, g % _batch.Steps, first, end, _scratch[part]);
     }
 
     public void StepDone(int g) { }

@@ -41,7 +41,6 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
     private int _projectionNext, _projectionDone;   // rows of P claimed, rows of P written
     private readonly object _projectionGate = new();
     private T[][] _scratch = [];          // split scan: per part (B, H), its columns of a step before they are published
-    private int _parts;
     private LayerWeights<T> _weights = null!;
     private SequenceBatch _batch;
     private Activation _activation;
@@ -95,7 +94,7 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
             (_weights, _batch, _activation) = (weights, batch, activation);
             _projectionNext = _projectionDone = 0;
             if (_mode == ScanMode.SplitPanels)
-                PrepareSplitScan(jobParts, batch.BatchSize * hidden);
+                _steps.Prepare(jobParts, ref _scratch, batch.BatchSize * hidden);
             try
             {
                 if (jobParts == 1) Execute(0, 1);
@@ -172,30 +171,18 @@ internal sealed unsafe class LayerScan<T> : ITeamJob, ISteppedJob where T : unma
         _steps.Abort();
     }
 
-    private void PrepareSplitScan(int parts, int stepElements)
-    {
-        if (_scratch.Length < parts)
-            Array.Resize(ref _scratch, parts);
-        for (int p = 1; p < parts; p++)
-            if ((_scratch[p]?.Length ?? 0) < stepElements)
-                _scratch[p] = new T[stepElements];
-        _parts = parts;
-        _steps.Prepare(parts);
-    }
-
     // ISteppedJob: step g = d·T + i of the split scan, part p's panels of W_hh.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ComputeStep(int g, int part, bool direct)
     {
-        int panels = _weights.HiddenWeights[0].PanelCount;
-        Step(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts,
-            direct ? default : _scratch[part]);
+        var (first, end) = _steps.Share(part, _weights.HiddenWeights[0].PanelCount);
+        Step(g / _batch.Steps, g % _batch.Steps, first, end, direct ? default : _scratch[part]);
     }
 
     public void PublishStep(int g, int part)
     {
-        int panels = _weights.HiddenWeights[0].PanelCount;
-        Publish(g / _batch.Steps, g % _batch.Steps, panels * part / _parts, panels * (part + 1) / _parts, _scratch[part]);
+        var (first, end) = _steps.Share(part, _weights.HiddenWeights[0].PanelCount);
+        Publish(g / _batch.Steps, g % _batch.Steps, first, end, _scratch[part]);
     }
 
     public void StepDone(int g)

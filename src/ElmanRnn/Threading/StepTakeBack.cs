@@ -51,9 +51,22 @@ internal sealed class StepTakeBack
     private static long s_stepsTakenBack;
     internal static long StepsTakenBack => Interlocked.Read(ref s_stepsTakenBack);
 
-    /// <summary>Before the job's fork: step 0 offered to every partner, to start once <see cref="Lead{TJob}"/> does.</summary>
-    public void Prepare(int parts)
+    /// <summary>Parts of the job being prepared or run.</summary>
+    public int Parts { get; private set; }
+
+    /// <summary>Part <paramref name="part"/>'s share [First, End) of <paramref name="count"/> column panels.</summary>
+    public (int First, int End) Share(int part, int count) => (count * part / Parts, count * (part + 1) / Parts);
+
+    /// <summary>Before the job's fork: step 0 offered to every partner, to start once <see cref="Lead{TJob}"/> does;
+    /// each partner's scratch (the job's, indexed by part) grown to <paramref name="scratchElements"/>.</summary>
+    public void Prepare<T>(int parts, ref T[][] scratch, int scratchElements)
     {
+        Parts = parts;
+        if (scratch.Length < parts)
+            Array.Resize(ref scratch, parts);
+        for (int p = 1; p < parts; p++)
+            if ((scratch[p]?.Length ?? 0) < scratchElements)
+                scratch[p] = new T[scratchElements];
         if (_gates.Length < parts)
         {
             int known = _gates.Length;
