@@ -111,6 +111,13 @@ internal static class Activations
     {
         int w = TOps.Count, i = 0;
         ref T r = ref MemoryMarshal.GetReference(x);
+        // Vector pairs (two interleaved chains, PairOps), then one vector: the same function on every lane either way.
+        for (; i + 2 * w <= x.Length; i += 2 * w)
+        {
+            ref T pair = ref Unsafe.Add(ref r, i);
+            PairOps<T, TV, TOps>.Store(
+                Apply<T, VectorPair<TV>, PairOps<T, TV, TOps>>(PairOps<T, TV, TOps>.Load(ref pair), activation), ref pair);
+        }
         for (; i + w <= x.Length; i += w)
             TOps.Store(Apply<T, TV, TOps>(TOps.Load(ref Unsafe.Add(ref r, i)), activation), ref Unsafe.Add(ref r, i));
         if (i == x.Length)

@@ -191,7 +191,8 @@ internal static class Gemm
     private static nint InitStride(GemmInit init, int ldc) => init == GemmInit.Bias ? 0 : ldc;
 
     // φ over a tile just stored (still in L1), whole vectors only, so every element meets the same function. Kept out
-    // of the tiles themselves: the epilogue's temporaries made the JIT spill the accumulators inside the K loop.
+    // of the tiles themselves: the epilogue's temporaries made the JIT spill the accumulators inside the K loop. Tiles
+    // are a whole number of panels wide (2 vectors each), so φ runs on vector pairs: two interleaved chains.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Activate<T, TV, TOps>(ref T c, nint ldc, int rows, int vectors, Activation activation)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -204,10 +205,11 @@ internal static class Gemm
         for (int r = 0; r < rows; r++)
         {
             ref T row = ref Unsafe.Add(ref c, r * ldc);
-            for (int v = 0; v < vectors; v++)
+            for (int v = 0; v < vectors; v += 2)
             {
                 ref T x = ref Unsafe.Add(ref row, v * w);
-                TOps.Store(Activations.Apply<T, TV, TOps>(TOps.Load(ref x), activation), ref x);
+                PairOps<T, TV, TOps>.Store(
+                    Activations.Apply<T, VectorPair<TV>, PairOps<T, TV, TOps>>(PairOps<T, TV, TOps>.Load(ref x), activation), ref x);
             }
         }
     }

@@ -295,3 +295,81 @@ internal readonly struct ScalarOps<T> : IVectorOps<T, T> where T : unmanaged, IF
 
     public static T SelectAtMost(T x, T limit, T atMost, T otherwise) => x <= limit ? atMost : otherwise;
 }
+
+/// <summary>Two registers of one path side by side, treated as one value by <see cref="PairOps{T, TV, TOps}"/>.</summary>
+internal struct VectorPair<TV>(TV low, TV high) where TV : struct
+{
+    public TV Low = low, High = high;
+}
+
+/// <summary>
+/// Every operation of <typeparamref name="TOps"/> applied to both halves of a <see cref="VectorPair{TV}"/>: a kernel
+/// written once over <see cref="IVectorOps{TVector, T}"/> and instantiated with this runs two independent dependency
+/// chains interleaved instruction by instruction, which the out-of-order core overlaps. Used for tanh, whose one
+/// long chain per register left the FMA units idle half the time (on Zen 1, 38 → 33 cycles per 8 floats). Each lane
+/// still meets exactly the same operations, so results are bitwise those of <typeparamref name="TOps"/> alone.
+/// </summary>
+internal readonly struct PairOps<T, TV, TOps> : IVectorOps<VectorPair<TV>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TV : struct
+    where TOps : IVectorOps<TV, T>
+{
+    public static int Count => 2 * TOps.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Load(ref T source) => new(TOps.Load(ref source), TOps.Load(ref Unsafe.Add(ref source, TOps.Count)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(VectorPair<TV> value, ref T destination)
+    {
+        TOps.Store(value.Low, ref destination);
+        TOps.Store(value.High, ref Unsafe.Add(ref destination, TOps.Count));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Broadcast(T value)
+    {
+        TV v = TOps.Broadcast(value);
+        return new(v, v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> MultiplyAdd(VectorPair<TV> a, VectorPair<TV> b, VectorPair<TV> addend) =>
+        new(TOps.MultiplyAdd(a.Low, b.Low, addend.Low), TOps.MultiplyAdd(a.High, b.High, addend.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Max(VectorPair<TV> a, VectorPair<TV> b) => new(TOps.Max(a.Low, b.Low), TOps.Max(a.High, b.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Add(VectorPair<TV> a, VectorPair<TV> b) => new(TOps.Add(a.Low, b.Low), TOps.Add(a.High, b.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Subtract(VectorPair<TV> a, VectorPair<TV> b) =>
+        new(TOps.Subtract(a.Low, b.Low), TOps.Subtract(a.High, b.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Multiply(VectorPair<TV> a, VectorPair<TV> b) =>
+        new(TOps.Multiply(a.Low, b.Low), TOps.Multiply(a.High, b.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Divide(VectorPair<TV> a, VectorPair<TV> b) => new(TOps.Divide(a.Low, b.Low), TOps.Divide(a.High, b.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> Abs(VectorPair<TV> x) => new(TOps.Abs(x.Low), TOps.Abs(x.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> CopySign(VectorPair<TV> magnitude, VectorPair<TV> sign) =>
+        new(TOps.CopySign(magnitude.Low, sign.Low), TOps.CopySign(magnitude.High, sign.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> ShiftBitsLeft(VectorPair<TV> x, int count) =>
+        new(TOps.ShiftBitsLeft(x.Low, count), TOps.ShiftBitsLeft(x.High, count));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> SelectBelow(VectorPair<TV> x, VectorPair<TV> limit, VectorPair<TV> below, VectorPair<TV> otherwise) =>
+        new(TOps.SelectBelow(x.Low, limit.Low, below.Low, otherwise.Low), TOps.SelectBelow(x.High, limit.High, below.High, otherwise.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TV> SelectAtMost(VectorPair<TV> x, VectorPair<TV> limit, VectorPair<TV> atMost, VectorPair<TV> otherwise) =>
+        new(TOps.SelectAtMost(x.Low, limit.Low, atMost.Low, otherwise.Low), TOps.SelectAtMost(x.High, limit.High, atMost.High, otherwise.High));
+}
