@@ -59,6 +59,8 @@ internal sealed record Report(
         }
 
         text.AppendLine();
+        foreach (var scaling in Results.Select(m => m.PairedScaling).OfType<Scaling>())
+            text.AppendLine(CultureInfo.InvariantCulture, $"Scaling: {scaling.Describe()}").AppendLine();
         for (int i = 0; i < notes.Count; i++)
             text.AppendLine(CultureInfo.InvariantCulture, $"[{i + 1}] {notes[i]}.  ");
         if (notes.Count > 0)
