@@ -27,9 +27,10 @@ internal enum GemmInit
 /// within a row block every panel of W is swept over all register tiles while it is hot. The tile is
 /// <see cref="TileRows"/> × 2 vectors (chosen from the register file) and broadcasts A's elements straight from their
 /// rows (packing A did not pay on RNN shapes); on ARM64 the tiles are <see cref="GemmAdvSimd"/>'s, which load a
-/// vector of consecutive A values per row and use FMLA by element instead of one broadcast per element. Leftover rows (fewer than a tile, e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent
-/// chains, so a matrix-vector product is not latency-bound. Columns past the last full panel go through a
-/// zero-padded scratch tile. φ is applied to each tile right after its last K block, while it is in L1.
+/// vector of consecutive A values per row and use FMLA by element instead of one broadcast per element. Rows the full
+/// tiles leave over run in 4-row tiles (<see cref="Tile4x2"/>, broadcasting on every path) while 4 remain; the last
+/// 1–3 (e.g. batch 1) run a 1-row kernel over 4 panels at once, 8 independent chains, so a matrix-vector product is
+/// not latency-bound. Columns past the last full panel go through a zero-padded scratch tile. φ is applied to each tile right after its last K block, while it is in L1.
 /// </para>
 /// <para>
 /// Determinism: every element of C is the same chain acc = fma(a[i,p], w[j,p], acc) for p = 0..K-1 from its init
@@ -113,7 +114,14 @@ internal static class Gemm
         PackedMatrix<T> w = job.W;
         int n = w.N, k = w.K, nr = w.PanelWidth, m = job.M, lda = job.Lda, ldc = job.Ldc;
         int kBlocks = (k + KcMax - 1) / KcMax, kc = (k + kBlocks - 1) / kBlocks;
+        // Row plan: tiles of mr rows, then of 4 rows, then single rows. A 6-row plan with 2 or 3 rows left over gives
+        // one tile back and runs those 8 or 9 rows as two 4-row tiles (+1 row): a 4-row tile reuses each panel from L1
+        // like the big ones, where each single row streams all of W once (on Zen 1 the 1-row kernel ran at ~76% of
+        // the 6-row tile's speed per multiply-add; 32 rows were 5×6 + 2 single rows, now 4×6 + 2×4).
         int mr = TileRows, fullRows = m - m % mr;
+        if (fullRows >= mr && (mr + m % mr) % 4 < m % mr % 4)
+            fullRows -= mr;
+        int tiledRows = fullRows + (m - fullRows) / 4 * 4;
         ref T aRef = ref MemoryMarshal.GetReference(job.A);
         ref T cRef = ref MemoryMarshal.GetReference(job.C);
         ref T biasRef = ref MemoryMarshal.GetReference(job.Bias);
@@ -127,31 +135,33 @@ internal static class Gemm
             Activation activation = k0 + kLen == k ? job.Activation : Activation.Identity;
             int rowsPerBlock = Math.Max(mr, RowBlockBytes / (kLen * Unsafe.SizeOf<T>()) / mr * mr);
 
-            for (int i0 = 0; i0 < fullRows; i0 += rowsPerBlock)
+            // The last row block also takes the 4-row tiles, while its panels are hot.
+            for (int i0 = 0, iEnd; i0 < tiledRows; i0 = iEnd)
             {
-                int iEnd = Math.Min(i0 + rowsPerBlock, fullRows);
+                iEnd = i0 + rowsPerBlock >= fullRows ? tiledRows : i0 + rowsPerBlock;
                 for (int p = job.FirstPanel; p < job.EndPanel; p++)
                 {
                     ref T panel = ref Unsafe.Add(ref MemoryMarshal.GetReference(w.Panel(p)), (nint)k0 * nr);
                     int j0 = p * nr, cols = Math.Min(nr, n - j0);
-                    for (int i = i0; i < iEnd; i += mr)
+                    for (int i = i0, rows; i < iEnd; i += rows)
                     {
+                        rows = i < fullRows ? mr : 4;
                         ref T aTile = ref Unsafe.Add(ref aRef, (nint)i * lda + k0);
                         ref T cTile = ref Unsafe.Add(ref cRef, (nint)i * ldc + j0);
                         if (cols == nr)
                         {
-                            Tile<T, TV, TOps>(mr, ref aTile, lda, ref panel, kLen, ref cTile, ldc,
+                            Tile<T, TV, TOps>(rows, ref aTile, lda, ref panel, kLen, ref cTile, ldc,
                                 ref InitRef(init, ref cTile, ref biasRef, j0), InitStride(init, ldc), init == GemmInit.Zero);
-                            Activate<T, TV, TOps>(ref cTile, ldc, mr, 2, activation);
+                            Activate<T, TV, TOps>(ref cTile, ldc, rows, 2, activation);
                         }
                         else
-                            Partial<T, TV, TOps>(mr, ref aTile, lda, ref panel, kLen, job.C, i, ldc, j0, cols,
+                            Partial<T, TV, TOps>(rows, ref aTile, lda, ref panel, kLen, job.C, i, ldc, j0, cols,
                                 init, job.Bias, activation, scratch);
                     }
                 }
             }
 
-            for (int i = fullRows; i < m; i++)
+            for (int i = tiledRows; i < m; i++)
             {
                 ref T aRow = ref Unsafe.Add(ref aRef, (nint)i * lda + k0);
                 for (int p = job.FirstPanel; p < job.EndPanel;)
@@ -270,8 +280,10 @@ internal static class Gemm
             }
             Tile8x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
         }
-        else
+        else if (rows == 6)
             Tile6x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
+        else
+            Tile4x2<T, TV, TOps>(ref a, lda, ref panel, k, ref c, ldc, ref init, ldInit, zeroInit);
     }
 
     // The matrix-vector kernel of this instruction set: 1 row × 4 panels (ARM64: GemmAdvSimd's, as in Tile).
@@ -424,6 +436,51 @@ internal static class Gemm
         TOps.Store(c30, ref o); TOps.Store(c31, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
         TOps.Store(c40, ref o); TOps.Store(c41, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
         TOps.Store(c50, ref o); TOps.Store(c51, ref Unsafe.Add(ref o, w));
+    }
+
+    // c (4, 2W) = init + a (4, k) · panel (k, 2W); 8 chains, for the rows a plan of 6- or 8-row tiles leaves over.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x2<T, TV, TOps>(
+        ref T a, nint lda, ref T panel, int k, ref T c, nint ldc, ref T init, nint ldInit, bool zeroInit)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : IVectorOps<TV, T>
+    {
+        nint w = TOps.Count, nr = 2 * w;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        if (!zeroInit)
+        {
+            ref T r = ref init;
+            c00 = TOps.Load(ref r); c01 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c10 = TOps.Load(ref r); c11 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c20 = TOps.Load(ref r); c21 = TOps.Load(ref Unsafe.Add(ref r, w)); r = ref Unsafe.Add(ref r, ldInit);
+            c30 = TOps.Load(ref r); c31 = TOps.Load(ref Unsafe.Add(ref r, w));
+        }
+
+        ref T a0 = ref a;
+        ref T a1 = ref Unsafe.Add(ref a0, lda);
+        ref T a2 = ref Unsafe.Add(ref a1, lda);
+        ref T a3 = ref Unsafe.Add(ref a2, lda);
+        ref T b = ref panel;
+        for (nint p = 0; p < k; p++)
+        {
+            TV b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, w));
+            TV x = TOps.Broadcast(Unsafe.Add(ref a0, p));
+            c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
+            x = TOps.Broadcast(Unsafe.Add(ref a1, p));
+            c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
+            x = TOps.Broadcast(Unsafe.Add(ref a2, p));
+            c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
+            x = TOps.Broadcast(Unsafe.Add(ref a3, p));
+            c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+            b = ref Unsafe.Add(ref b, nr);
+        }
+
+        ref T o = ref c;
+        TOps.Store(c00, ref o); TOps.Store(c01, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c10, ref o); TOps.Store(c11, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c20, ref o); TOps.Store(c21, ref Unsafe.Add(ref o, w)); o = ref Unsafe.Add(ref o, ldc);
+        TOps.Store(c30, ref o); TOps.Store(c31, ref Unsafe.Add(ref o, w));
     }
 
     // c (1, 8W) = init + a (1, k) · 4 panels (k, 2W) each, panelStride apart: the matrix-vector kernel. Eight

@@ -12,7 +12,9 @@ public class GemmTests
 {
     public static IEnumerable<object[]> Shapes()
     {
-        int[] rows = [0, 1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 33, 64, 70];
+        // Every remainder of the 6- and 8-row plans, with and without a full tile before it (4-row tiles, the 6-row
+        // plan giving a tile back for 2 or 3 leftover rows, single rows).
+        int[] rows = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 23, 24, 25, 32, 33, 64, 70];
         int[] cols = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 70];
         int[] ks = [1, 3, 16, 17, 70];
         foreach (int m in rows)
