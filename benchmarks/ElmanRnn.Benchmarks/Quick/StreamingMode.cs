@@ -213,7 +213,7 @@ internal static class StreamingMode
         h.Dispose();
         lastOutput.Dispose();
         rnn.Dispose();
-        return (Median(oursSamples), Median(torchSamples), maxDiff);
+        return (QuickMode.Median(oursSamples), QuickMode.Median(torchSamples), maxDiff);
     }
 
     /// <summary>A read-bound sum: eight independent vector accumulators, so add latency does not limit it.</summary>
@@ -261,13 +261,6 @@ internal static class StreamingMode
         return Stopwatch.GetElapsedTime(start).TotalSeconds / repeats;
     }
 
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        int n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-    }
-
     /// <summary>Bytes per second of a vectorised sum over a float array of <paramref name="floats"/> elements, read
     /// repeatedly (so it sits in whatever cache level fits it, as the weights do between steps): median of samples.</summary>
     private static double ReadBandwidth(int floats)
@@ -289,6 +282,6 @@ internal static class StreamingMode
             samples.Add(Stopwatch.GetElapsedTime(start).TotalSeconds / passes);
         }
         GC.KeepAlive(sink);
-        return floats * 4.0 / Median(samples);
+        return floats * 4.0 / QuickMode.Median(samples);
     }
 }

@@ -181,7 +181,7 @@ internal static class TrainingMode
         tx.Dispose();
         tgy.Dispose();
         rnn.Dispose();
-        return (Median(fwd), Median(bwd), Median(step), Median(tor), maxDiff, fwd.Count);
+        return (QuickMode.Median(fwd), QuickMode.Median(bwd), QuickMode.Median(step), QuickMode.Median(tor), maxDiff, fwd.Count);
     }
 
     private static double Time(Action call)
@@ -189,12 +189,5 @@ internal static class TrainingMode
         long start = Stopwatch.GetTimestamp();
         call();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        int n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
     }
 }
