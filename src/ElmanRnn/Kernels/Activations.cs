@@ -90,7 +90,8 @@ internal static class Activations
         where TV : struct
         where TOps : IVectorOps<TV, T> => TOps.Broadcast(T.CreateTruncating(value));
 
-    /// <summary>x ← φ(x) in place, for rows whose pre-activation needs no GEMM (a zero initial state).</summary>
+    /// <summary>x ← φ(x) in place: the GEMM epilogue's function over a whole span, vector pairs first as there. The
+    /// kernel tests sweep φ through it (every float, for tanh); the library itself applies φ in <see cref="Gemm"/>.</summary>
     public static void Apply<T>(Span<T> x, Activation activation) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (activation == Activation.Identity)
