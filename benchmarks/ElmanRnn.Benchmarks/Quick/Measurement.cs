@@ -73,8 +73,9 @@ internal sealed record Measurement(
             // From alternating pairs when they were measured (Scaling); otherwise from the same run's 1-thread row,
             // never another run's: that would compare different machine states.
             var oneThread = run.FirstOrDefault(r => r.Case == Case && r.Threads == 1);
-            double? speedUp = PairedScaling?.MedianRatio
-                ?? (oneThread?.Median(Names.Ours) is { } one && Median(Names.Ours) is { } two ? one / two : null);
+            double? speedUp = PairedScaling is { } paired
+                ? (paired.TwoCores ? paired.MedianRatio : null)
+                : oneThread?.Median(Names.Ours) is { } one && Median(Names.Ours) is { } two ? one / two : null;
             targets.Add((Invariant($"≥{ScalingTarget:0.##}× ours at 1 thread{(PairedScaling is null ? "" : " (paired)")}"),
                 speedUp is { } r ? r >= ScalingTarget : null));
         }

@@ -12,9 +12,19 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// measure on; a pair is a few hundred milliseconds apart, so each pair's ratio sees one machine state.
 /// </summary>
 /// <param name="Ratios">Each pair's 1-thread time over its 2-thread time.</param>
-internal sealed record Scaling(BenchCase Case, IReadOnlyList<double> Ratios, double OneThreadMedian, double TwoThreadMedian)
+/// <param name="PeakOne">The 1-thread fp32 FMA peak, the better of just before and just after the pairs.</param>
+/// <param name="PeakTwo">The 2-thread fp32 FMA peak, the worse of just before and just after: whether the second
+/// core was there the whole time.</param>
+internal sealed record Scaling(
+    BenchCase Case, IReadOnlyList<double> Ratios, double OneThreadMedian, double TwoThreadMedian, double PeakOne, double PeakTwo)
 {
+    /// <summary>The 2-thread peak must be at least this multiple of the 1-thread one for the machine to count as
+    /// offering two cores; below it (a tenant on the second core, both vCPUs on one core) the target is not judged.</summary>
+    private const double TwoCoresFactor = 1.6;
+
     public double MedianRatio => QuickMode.Median(Ratios);
+
+    public bool TwoCores => PeakTwo >= TwoCoresFactor * PeakOne;
 
     public static Scaling Measure(BenchCase benchCase, QuickOptions options)
     {
@@ -27,6 +37,7 @@ internal sealed record Scaling(BenchCase Case, IReadOnlyList<double> Ratios, dou
             two.Run();
         }
 
+        var (oneBefore, twoBefore) = (FmaPeak.Measure<float>(1, 0.04, 3), FmaPeak.Measure<float>(2, 0.04, 3));
         var ratios = new List<double>();
         var ones = new List<double>();
         var twos = new List<double>();
@@ -38,11 +49,13 @@ internal sealed record Scaling(BenchCase Case, IReadOnlyList<double> Ratios, dou
             twos.Add(t2);
             ratios.Add(t1 / t2);
         }
-        return new Scaling(benchCase, ratios, QuickMode.Median(ones), QuickMode.Median(twos));
+        var (oneAfter, twoAfter) = (FmaPeak.Measure<float>(1, 0.04, 3), FmaPeak.Measure<float>(2, 0.04, 3));
+        return new Scaling(benchCase, ratios, QuickMode.Median(ones), QuickMode.Median(twos),
+            Math.Max(oneBefore, oneAfter), Math.Min(twoBefore, twoAfter));
     }
 
     public string Describe() => FormattableString.Invariant(
-        $"({Case.Id}) ours alone, 1 and 2 threads alternating: {Ratios.Count} pairs, 2-thread speed-up median {MedianRatio:0.00}× (range {Ratios.Min():0.00}–{Ratios.Max():0.00}×; medians {Report.Time(OneThreadMedian)} and {Report.Time(TwoThreadMedian)}).");
+        $"({Case.Id}) ours alone, 1 and 2 threads alternating: {Ratios.Count} pairs, 2-thread speed-up median {MedianRatio:0.00}× (range {Ratios.Min():0.00}–{Ratios.Max():0.00}×; medians {Report.Time(OneThreadMedian)} and {Report.Time(TwoThreadMedian)}); FMA peak around the pairs {PeakOne:0} GFLOP/s on 1 thread, {PeakTwo:0} on 2{(TwoCores ? "." : $": less than {TwoCoresFactor:0.#}× one core's, so the second core was not all there and the target is not judged.")}");
 
     private static double Time(IContender contender, int gapMilliseconds)
     {
