@@ -12,6 +12,7 @@ using ElmanRnn;
 using ElmanRnn.Kernels;
 using ElmanRnn.Layout;
 using ElmanRnn.Serialization;
+using ElmanRnn.TestShared;
 
 int passed = 0, failed = 0;
 var clock = Stopwatch.StartNew();
@@ -72,15 +73,7 @@ void GemmExact<T>(int m, int n, int k, GemmInit init, int lda, int ldc) where T 
 {
     var random = new Random(m * 1000 + n * 10 + k);
     T[] a = Values<T>(random, Math.Max(0, (m - 1) * lda + k)), w = Values<T>(random, n * k), bias = Values<T>(random, n);
-    T[] c = Values<T>(random, Math.Max(0, (m - 1) * ldc + n)), expected = (T[])c.Clone();
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-        {
-            T acc = init switch { GemmInit.Zero => T.Zero, GemmInit.Bias => bias[j], _ => c[i * ldc + j] };
-            for (int p = 0; p < k; p++)
-                acc = Simd.HasFma ? T.FusedMultiplyAdd(a[i * lda + p], w[j * k + p], acc) : a[i * lda + p] * w[j * k + p] + acc;
-            expected[i * ldc + j] = acc;
-        }
+    T[] c = Values<T>(random, Math.Max(0, (m - 1) * ldc + n)), expected = TestOracles.Gemm(a, lda, m, w, n, k, c, ldc, init, bias);
     Gemm.Run<T>(a, lda, m, PackedMatrix<T>.Pack(w, n, k), c, ldc, init, bias, Activation.Identity);
     int bad = Enumerable.Range(0, c.Length).Count(i => !SameBits<T>(c.AsSpan(i, 1), expected.AsSpan(i, 1)));
     Check($"gemm<{typeof(T).Name}> m={m} n={n} k={k} init={init}", bad == 0, $"{bad} elements differ");
@@ -169,7 +162,7 @@ void Fixture<T>(string path, double tolerance) where T : unmanaged, IFloatingPoi
     string name = Path.GetFileName(path);
     var meta = SafeTensors.ReadMetadata(path);
     var tensors = SafeTensors.Read<T>(path);
-    var layer = new RnnLayer<T>(Options(meta)) { Training = false };
+    var layer = new RnnLayer<T>(TestOracles.FixtureOptions(meta)) { Training = false };
     string[] data = ["input", "lengths", "h0", "output", "h_n"];
     layer.LoadStateDict(tensors.Where(kv => !data.Contains(kv.Key)).ToDictionary());
     tensors.TryGetValue("h0", out Tensor<T>? h0);
@@ -194,17 +187,6 @@ void Fixture<T>(string path, double tolerance) where T : unmanaged, IFloatingPoi
         Check(what, eo <= tolerance && eh <= tolerance, $"output {eo:E3}, h_n {eh:E3} > {tolerance:E0}");
     }
 }
-
-static RnnOptions Options(IReadOnlyDictionary<string, string> meta) => new()
-{
-    InputSize = int.Parse(meta["input_size"]),
-    HiddenSize = int.Parse(meta["hidden_size"]),
-    NumLayers = int.Parse(meta["num_layers"]),
-    Nonlinearity = meta["nonlinearity"] == "relu" ? Nonlinearity.Relu : Nonlinearity.Tanh,
-    Bias = meta["bias"] == "true",
-    BatchFirst = meta["batch_first"] == "true",
-    Bidirectional = meta["bidirectional"] == "true",
-};
 
 // (c) Bitwise the same for MaxDegreeOfParallelism 1, 2, 3 (ThreadingTests' configurations).
 Section("threads: MaxDegreeOfParallelism 1 / 2 / 3 give the same bits", () =>

@@ -1,5 +1,6 @@
 using System.Numerics;
 using ElmanRnn.Kernels;
+using ElmanRnn.TestShared;
 
 namespace ElmanRnn.Tests.Kernels;
 
@@ -105,15 +106,7 @@ public class GemmTests
         T[] w = Values<T>(random, n * k);
         T[] bias = Values<T>(random, n);
         T[] c = Values<T>(random, Math.Max(0, (m - 1) * ldc + n));
-        T[] expected = (T[])c.Clone();
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                T acc = init switch { GemmInit.Zero => T.Zero, GemmInit.Bias => bias[j], _ => c[i * ldc + j] };
-                for (int p = 0; p < k; p++)
-                    acc = Simd.HasFma ? T.FusedMultiplyAdd(a[i * lda + p], w[j * k + p], acc) : a[i * lda + p] * w[j * k + p] + acc;
-                expected[i * ldc + j] = acc;
-            }
+        T[] expected = TestOracles.Gemm(a, lda, m, w, n, k, c, ldc, init, bias);
 
         Gemm.Run<T>(a, lda, m, PackedMatrix<T>.Pack(w, n, k), c, ldc, init, bias, Activation.Identity);
         c.Should().Equal(expected, $"m={m} n={n} k={k} init={init} path={Simd.Path}");

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using ElmanRnn.Layout;
 using ElmanRnn.Serialization;
+using ElmanRnn.TestShared;
 
 namespace ElmanRnn.Tests.Rnn;
 
@@ -53,7 +54,7 @@ public class GradientFixtureTests
     {
         var meta = SafeTensors.ReadMetadata(path);
         var tensors = SafeTensors.Read<T>(path);
-        var layer = new RnnLayer<T>(Options(meta)) { Training = false };
+        var layer = new RnnLayer<T>(TestOracles.FixtureOptions(meta)) { Training = false };
         layer.LoadStateDict(tensors.Where(kv => !Data.Contains(kv.Key) && !kv.Key.StartsWith("grad", StringComparison.Ordinal)).ToDictionary());
         tensors.TryGetValue("h0", out Tensor<T>? h0);
         Tensor<T> input = tensors["input"], gradHn = tensors["grad_hn"];
@@ -137,14 +138,4 @@ public class GradientFixtureTests
     private static int[] Lengths<T>(IReadOnlyDictionary<string, Tensor<T>> tensors) where T : unmanaged, IFloatingPointIeee754<T> =>
         tensors["lengths"].ToDoubles().Select(v => (int)v).ToArray();
 
-    private static RnnOptions Options(IReadOnlyDictionary<string, string> meta) => new()
-    {
-        InputSize = int.Parse(meta["input_size"]),
-        HiddenSize = int.Parse(meta["hidden_size"]),
-        NumLayers = int.Parse(meta["num_layers"]),
-        Nonlinearity = meta["nonlinearity"] == "relu" ? Nonlinearity.Relu : Nonlinearity.Tanh,
-        Bias = meta["bias"] == "true",
-        BatchFirst = meta["batch_first"] == "true",
-        Bidirectional = meta["bidirectional"] == "true",
-    };
 }

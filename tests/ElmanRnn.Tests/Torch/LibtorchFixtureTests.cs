@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using ElmanRnn.Layout;
 using ElmanRnn.Serialization;
+using ElmanRnn.TestShared;
 
 namespace ElmanRnn.Tests.Torch;
 
@@ -57,7 +58,7 @@ public class LibtorchFixtureTests
     {
         var meta = SafeTensors.ReadMetadata(path);
         var tensors = SafeTensors.Read<T>(path);
-        var layer = new RnnLayer<T>(Options(meta)) { Training = false };
+        var layer = new RnnLayer<T>(TestOracles.FixtureOptions(meta)) { Training = false };
         layer.LoadStateDict(tensors.Where(kv => !Data.Contains(kv.Key)).ToDictionary());
         tensors.TryGetValue("h0", out Tensor<T>? h0);
 
@@ -91,8 +92,8 @@ public class LibtorchFixtureTests
     {
         var meta = SafeTensors.ReadMetadata(io);
         var tensors = SafeTensors.Read<T>(io);
-        RnnLayer<T> layer = RnnCheckpoint.LoadLayer<T>(weights, "", Options(meta).Nonlinearity, meta["batch_first"] == "true");
-        layer.Options.Should().Be(Options(meta), "the architecture is inferred from the weights");
+        RnnLayer<T> layer = RnnCheckpoint.LoadLayer<T>(weights, "", TestOracles.FixtureOptions(meta).Nonlinearity, meta["batch_first"] == "true");
+        layer.Options.Should().Be(TestOracles.FixtureOptions(meta), "the architecture is inferred from the weights");
         layer.Training = false;
         tensors.TryGetValue("h0", out Tensor<T>? h0);
         var (output, hn) = layer.Forward(tensors["input"], h0);
@@ -100,14 +101,4 @@ public class LibtorchFixtureTests
         TestTensors.RelativeError(hn.ToDoubles(), tensors["h_n"].ToDoubles()).Should().BeLessThanOrEqualTo(tolerance);
     }
 
-    private static RnnOptions Options(IReadOnlyDictionary<string, string> meta) => new()
-    {
-        InputSize = int.Parse(meta["input_size"]),
-        HiddenSize = int.Parse(meta["hidden_size"]),
-        NumLayers = int.Parse(meta["num_layers"]),
-        Nonlinearity = meta["nonlinearity"] == "relu" ? Nonlinearity.Relu : Nonlinearity.Tanh,
-        Bias = meta["bias"] == "true",
-        BatchFirst = meta["batch_first"] == "true",
-        Bidirectional = meta["bidirectional"] == "true",
-    };
 }
