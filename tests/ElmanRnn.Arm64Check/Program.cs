@@ -69,6 +69,34 @@ Section("gemm: FMA-chain oracle bit for bit (float lda=k+3 ldc=n+5, double packe
     }
 });
 
+// (a') The backward's operands packed by PackTransposed (X, H_prev): C = A·M against the FMA chain over Mᵀ written out,
+// packed into storage left over from a larger matrix (GemmTests.TransposedPackingMatchesPackingTheTranspose).
+Section("gemm: PackTransposed operand, FMA-chain oracle bit for bit", () =>
+{
+    foreach (var (rows, cols) in new[] { (3, 1), (5, 15), (7, 16), (20, 33), (70, 64) })
+    {
+        TransposedPacking<float>(rows, cols);
+        TransposedPacking<double>(rows, cols);
+    }
+});
+
+void TransposedPacking<T>(int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    var random = new Random(rows * 100 + cols);
+    int m = 7;
+    T[] matrix = Values<T>(random, rows * cols), a = Values<T>(random, m * rows), c = new T[m * cols];
+    var transposed = new T[cols * rows];
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            transposed[j * rows + r] = matrix[r * cols + j];
+    T[] expected = TestOracles.Gemm(a, rows, m, transposed, cols, rows, c, cols, GemmInit.Zero, []);
+    var stale = PackedMatrix<T>.PackTransposed(Values<T>(random, (rows + 5) * (cols + 40)), rows + 5, cols + 40);
+    Gemm.Run<T>(a, rows, m, PackedMatrix<T>.PackTransposed(matrix, rows, cols, stale), c, cols, GemmInit.Zero, default,
+        Activation.Identity);
+    int bad = Enumerable.Range(0, c.Length).Count(i => !SameBits<T>(c.AsSpan(i, 1), expected.AsSpan(i, 1)));
+    Check($"pack transposed <{typeof(T).Name}> rows={rows} cols={cols}", bad == 0, $"{bad} elements differ");
+}
+
 void GemmExact<T>(int m, int n, int k, GemmInit init, int lda, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
 {
     var random = new Random(m * 1000 + n * 10 + k);

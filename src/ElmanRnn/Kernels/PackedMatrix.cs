@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ElmanRnn.Kernels;
 
@@ -89,12 +91,30 @@ internal sealed class PackedMatrix<T> where T : unmanaged, IFloatingPointIeee754
     {
         if ((uint)p >= (uint)K || row.Length != N)
             throw new InvalidOperationException($"Row {p} of {N} elements does not fit a ({K}, {N}) matrix (got {row.Length}).");
-        for (int panel = 0, first = 0; panel < PanelCount; panel++, first += PanelWidth)
+        // Full panels: PanelWidth elements each, 16-byte vectors copied inline. A span copy per panel (a memmove
+        // call for 64 bytes) cost more than the bytes: 1.1 ms of the backward's 1.2 ms to pack (3200, 256) floats.
+        int full = N / PanelWidth, bytes = PanelWidth * Unsafe.SizeOf<T>();
+        nint panelStride = (nint)K * PanelWidth;
+        ref byte src = ref Unsafe.As<T, byte>(ref MemoryMarshal.GetReference(row));
+        ref byte dst = ref Unsafe.As<T, byte>(ref _panels[_offset + (nint)p * PanelWidth]);
+        if (bytes % Vector128<byte>.Count == 0)
         {
-            Span<T> dst = _panels.AsSpan(_offset + (panel * K + p) * PanelWidth, PanelWidth);
+            for (int panel = 0; panel < full; panel++)
+            {
+                ref byte to = ref Unsafe.Add(ref dst, panel * panelStride * Unsafe.SizeOf<T>());
+                for (int b = 0; b < bytes; b += Vector128<byte>.Count)
+                    Vector128.LoadUnsafe(ref src, (nuint)b).StoreUnsafe(ref to, (nuint)b);
+                src = ref Unsafe.Add(ref src, bytes);
+            }
+        }
+        else
+            full = 0;
+        for (int panel = full, first = full * PanelWidth; panel < PanelCount; panel++, first += PanelWidth)
+        {
+            Span<T> to = _panels.AsSpan(_offset + (panel * K + p) * PanelWidth, PanelWidth);
             int width = Math.Min(PanelWidth, N - first);
-            row.Slice(first, width).CopyTo(dst);
-            dst[width..].Clear();
+            row.Slice(first, width).CopyTo(to);
+            to[width..].Clear();
         }
     }
 

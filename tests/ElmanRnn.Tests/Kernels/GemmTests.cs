@@ -39,6 +39,21 @@ public class GemmTests
             AssertExact<double>(m, n, k, init, lda: k, ldc: n);
     }
 
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(5, 15)]
+    [InlineData(7, 16)]
+    [InlineData(20, 33)]
+    [InlineData(70, 64)]
+    public void TransposedPackingMatchesPackingTheTranspose(int rows, int cols)
+    {
+        // C = A·M with M packed by PackTransposed (the backward's X and H_prev): oracle, the FMA chain over Mᵀ written
+        // out row-major; bit for bit. Packed into storage left over from a larger matrix first, so stale panel
+        // contents would show past N.
+        AssertTransposedPacking<float>(rows, cols);
+        AssertTransposedPacking<double>(rows, cols);
+    }
+
     [Fact]
     public void RowResultDoesNotDependOnHowManyRowsShareTheCall()
     {
@@ -110,6 +125,23 @@ public class GemmTests
 
         Gemm.Run<T>(a, lda, m, PackedMatrix<T>.Pack(w, n, k), c, ldc, init, bias, Activation.Identity);
         c.Should().Equal(expected, $"m={m} n={n} k={k} init={init} path={Simd.Path}");
+    }
+
+    private static void AssertTransposedPacking<T>(int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(rows * 100 + cols);
+        int m = 7;
+        T[] matrix = Values<T>(random, rows * cols), a = Values<T>(random, m * rows), c = new T[m * cols];
+        var transposed = new T[cols * rows];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++)
+                transposed[j * rows + r] = matrix[r * cols + j];
+        T[] expected = TestOracles.Gemm(a, rows, m, transposed, cols, rows, c, cols, GemmInit.Zero, []);
+
+        var stale = PackedMatrix<T>.PackTransposed(Values<T>(random, (rows + 5) * (cols + 40)), rows + 5, cols + 40);
+        var packed = PackedMatrix<T>.PackTransposed(matrix, rows, cols, stale);
+        Gemm.Run<T>(a, rows, m, packed, c, cols, GemmInit.Zero, default, Activation.Identity);
+        c.Should().Equal(expected, $"rows={rows} cols={cols} path={Simd.Path}");
     }
 
     private static T[] Values<T>(Random random, int count) where T : unmanaged, IFloatingPointIeee754<T> =>
