@@ -42,8 +42,6 @@ internal readonly record struct DirectionGradients<T>(T[] InputWeights, T[] Hidd
 /// </summary>
 internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private const int TransposeBlock = 32;
-
     private enum ScanMode { Single, Directions, SplitPanels }
 
     private readonly StepTakeBack _steps = new();
@@ -144,7 +142,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
         for (int d = 0; d < directions; d++)
         {
             DirectionGradients<T> g = gradients[d];
-            Transpose(dh[(d * hidden)..], width, rows, hidden, dzT);
+            Transpose.Run<T>(dh[(d * hidden)..], width, rows, hidden, dzT);
             RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, xT, inputWeightGrad, k);
             PackedMatrix<T> previousT = _previousT = PackPrevious(batch, d, hidden, width, h, h0, _previousT);
             RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, previousT, hiddenWeightGrad, hidden);
@@ -350,32 +348,6 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
         if (buffer.Length < length)
             buffer = GC.AllocateUninitializedArray<T>(length);
         return buffer;
-    }
-
-    // dzT (H, S) = the H columns of dh (S rows, ld apart) transposed, in square blocks so reads and writes both stay
-    // within a few cache lines; the writes run along dzT's rows.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose(ReadOnlySpan<T> dh, int ld, int rows, int hidden, Span<T> dzT)
-    {
-        if (dh.Length < (long)(rows - 1) * ld + hidden || dzT.Length < (long)hidden * rows)
-            throw new InvalidOperationException($"Transpose operands do not fit: {rows}x{hidden} (ld {ld}) from {dh.Length}, into {dzT.Length}.");
-        ref T src = ref MemoryMarshal.GetReference(dh);
-        ref T dst = ref MemoryMarshal.GetReference(dzT);
-        for (int r0 = 0; r0 < rows; r0 += TransposeBlock)
-        {
-            int r1 = Math.Min(rows, r0 + TransposeBlock);
-            for (int c0 = 0; c0 < hidden; c0 += TransposeBlock)
-            {
-                int c1 = Math.Min(hidden, c0 + TransposeBlock);
-                for (int c = c0; c < c1; c++)
-                {
-                    ref T column = ref Unsafe.Add(ref src, c);
-                    ref T row = ref Unsafe.Add(ref dst, (nint)c * rows);
-                    for (int r = r0; r < r1; r++)
-                        Unsafe.Add(ref row, r) = Unsafe.Add(ref column, (nint)r * ld);
-                }
-            }
-        }
     }
 
     // H_prev (S, H) of one direction, packed for dW_hh = dZᵀ·H_prev: the state each row's step started from — the
