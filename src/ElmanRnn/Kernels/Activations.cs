@@ -139,24 +139,25 @@ internal static class Activations
     /// <param name="grad">(n) d(loss)/d(y) in, d(loss)/d(pre-activation) out.</param>
     /// <param name="y">(n) φ's outputs.</param>
     /// <param name="activation">φ: Tanh or Relu.</param>
-    public static void MultiplyByDerivative<T>(Span<T> grad, ReadOnlySpan<T> y, Activation activation)
+    /// <param name="sum">Empty, or (n) the result is added to (sum += grad), in the same pass: the backward's
+    /// per-step bias sum over a step's rows, taken while the row is in registers.</param>
+    public static void MultiplyByDerivative<T>(Span<T> grad, ReadOnlySpan<T> y, Activation activation, Span<T> sum = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (y.Length != grad.Length)
-            throw new InvalidOperationException($"Derivative operands differ in length: {grad.Length} and {y.Length}.");
-        if (activation == Activation.Identity)
-            return;
+        if (y.Length != grad.Length || !sum.IsEmpty && sum.Length != grad.Length)
+            throw new InvalidOperationException(
+                $"Derivative operands differ in length: {grad.Length}, {y.Length} and (sum) {sum.Length}.");
         switch (Simd.Path)
         {
-            case SimdPath.Vector512: MultiplyByDerivative<T, Vector512<T>, Vector512Ops<T>>(grad, y, activation); break;
-            case SimdPath.Vector256: MultiplyByDerivative<T, Vector256<T>, Vector256Ops<T>>(grad, y, activation); break;
-            case SimdPath.Vector128: MultiplyByDerivative<T, Vector128<T>, Vector128Ops<T>>(grad, y, activation); break;
-            default: MultiplyByDerivative<T, T, ScalarOps<T>>(grad, y, activation); break;
+            case SimdPath.Vector512: MultiplyByDerivative<T, Vector512<T>, Vector512Ops<T>>(grad, y, activation, sum); break;
+            case SimdPath.Vector256: MultiplyByDerivative<T, Vector256<T>, Vector256Ops<T>>(grad, y, activation, sum); break;
+            case SimdPath.Vector128: MultiplyByDerivative<T, Vector128<T>, Vector128Ops<T>>(grad, y, activation, sum); break;
+            default: MultiplyByDerivative<T, T, ScalarOps<T>>(grad, y, activation, sum); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyByDerivative<T, TV, TOps>(Span<T> grad, ReadOnlySpan<T> y, Activation activation)
+    private static void MultiplyByDerivative<T, TV, TOps>(Span<T> grad, ReadOnlySpan<T> y, Activation activation, Span<T> sum)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TOps : IVectorOps<TV, T>
@@ -164,20 +165,29 @@ internal static class Activations
         int w = TOps.Count, i = 0, n = grad.Length;
         ref T g = ref MemoryMarshal.GetReference(grad);
         ref T s = ref MemoryMarshal.GetReference(y);
+        ref T total = ref MemoryMarshal.GetReference(sum);
         TV one = TOps.Broadcast(T.One), zero = TOps.Broadcast(T.Zero);
-        bool relu = activation == Activation.Relu;
+        bool relu = activation == Activation.Relu, identity = activation == Activation.Identity, add = !sum.IsEmpty;
         for (; i + w <= n; i += w)
         {
             TV gv = TOps.Load(ref Unsafe.Add(ref g, i)), yv = TOps.Load(ref Unsafe.Add(ref s, i));
-            gv = relu ? TOps.SelectAtMost(yv, zero, zero, gv) : TOps.Multiply(gv, TOps.Subtract(one, TOps.Multiply(yv, yv)));
-            TOps.Store(gv, ref Unsafe.Add(ref g, i));
+            if (!identity)
+            {
+                gv = relu ? TOps.SelectAtMost(yv, zero, zero, gv) : TOps.Multiply(gv, TOps.Subtract(one, TOps.Multiply(yv, yv)));
+                TOps.Store(gv, ref Unsafe.Add(ref g, i));
+            }
+            if (add)
+                TOps.Store(TOps.Add(TOps.Load(ref Unsafe.Add(ref total, i)), gv), ref Unsafe.Add(ref total, i));
         }
         // The tail element by element: the same operations, one lane at a time.
         for (; i < n; i++)
         {
             T yi = Unsafe.Add(ref s, i);
             ref T gi = ref Unsafe.Add(ref g, i);
-            gi = relu ? (yi <= T.Zero ? T.Zero : gi) : gi * (T.One - yi * yi);
+            if (!identity)
+                gi = relu ? (yi <= T.Zero ? T.Zero : gi) : gi * (T.One - yi * yi);
+            if (add)
+                Unsafe.Add(ref total, i) += gi;
         }
     }
 }

@@ -23,7 +23,7 @@ internal readonly record struct DirectionGradients<T>(T[] InputWeights, T[] Hidd
 ///   dz_t  = dh_t ⊙ φ′(h_t)                       φ′ from the saved output alone: 1 - h² (tanh), h &gt; 0 (relu)
 ///   dX    = dZ·W_ih                             all rows of all steps and both directions in one GEMM
 ///   dW_ih += dZᵀ·X,  dW_hh += dZᵀ·H_prev        one GEMM each over the saved rows
-///   db_ih += Σ_rows dZ (one reduction over all rows),  db_hh += Σ_t Σ_(rows of t) dz_t (per step, as autograd
+///   db_ih += Σ_rows dZ (one reduction over all rows, summed as dZ is transposed),  db_hh += Σ_t Σ_(rows of t) dz_t (per step, as autograd
 ///   accumulates the per-step linear's bias gradient)
 /// </code>
 /// The scan walks each direction's steps in the opposite order of the forward. Per step, one GEMM adds dz_t·W_hh
@@ -142,7 +142,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
         for (int d = 0; d < directions; d++)
         {
             DirectionGradients<T> g = gradients[d];
-            Transpose.Run<T>(dh[(d * hidden)..], width, rows, hidden, dzT);
+            Transpose.Run<T>(dh[(d * hidden)..], width, rows, hidden, dzT, hasBias ? inputBiasGrad : default);
             RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, xT, inputWeightGrad, k);
             PackedMatrix<T> previousT = _previousT = PackPrevious(batch, d, hidden, width, h, h0, _previousT);
             RowSplitGemm<T>.Run(team, parts, dzT, rows, hidden, previousT, hiddenWeightGrad, hidden);
@@ -150,8 +150,6 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
             TensorPrimitives.Add(g.HiddenWeights, hiddenWeightGrad, g.HiddenWeights);
             if (hasBias)
             {
-                for (int c = 0; c < hidden; c++)
-                    inputBiasGrad[c] = TensorPrimitives.Sum<T>(dzT.AsSpan(c * rows, rows));
                 TensorPrimitives.Add(g.InputBias, inputBiasGrad, g.InputBias);
                 TensorPrimitives.Add(g.HiddenBias, _hiddenBiasGrad[d].AsSpan(0, hidden), g.HiddenBias);
             }
@@ -309,7 +307,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
     }
 
     // dh → dz over columns [c0, c1) of step t's rows (`rows`, ld apart): rows from `carried` on got no carry, because
-    // their sequence ends at t, so they take dh_n instead; then φ′; then this step's db_hh sum into `sum`.
+    // their sequence ends at t, so they take dh_n instead; then φ′, and this step's db_hh sum into `sum`.
     private void Finish(int direction, int t, int carried, int c0, int c1, Span<T> rows, int ld, Span<T> sum)
     {
         if (c0 >= c1)
@@ -319,19 +317,16 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
         int n = batch.BatchSizeAt(t), hOffset = batch.Offset(t) * width + direction * hidden, cols = c1 - c0;
         var h = new ReadOnlySpan<T>(_h, _hLength);
         var dhn = new ReadOnlySpan<T>(_dhn + direction * sequences * hidden, sequences * hidden);
+        // db_hh's step sum: the rows' dz added in row order from zero, in φ′'s pass while each row is in registers.
+        Span<T> columns = _hasBias ? sum.Slice(c0, cols) : default;
+        columns.Clear();
         for (int j = 0; j < n; j++)
         {
             Span<T> row = rows.Slice(j * ld + c0, cols);
             if (j >= carried)
                 TensorPrimitives.Add(row, dhn.Slice(j * hidden + c0, cols), row);
-            Activations.MultiplyByDerivative(row, h.Slice(hOffset + j * width + c0, cols), _activation);
+            Activations.MultiplyByDerivative(row, h.Slice(hOffset + j * width + c0, cols), _activation, columns);
         }
-        if (!_hasBias)
-            return;
-        Span<T> columns = sum.Slice(c0, cols);
-        columns.Clear();
-        for (int j = 0; j < n; j++)
-            TensorPrimitives.Add(columns, rows.Slice(j * ld + c0, cols), columns);
     }
 
     // db_hh += one step's sum, columns [c0, c1), in step order per column.

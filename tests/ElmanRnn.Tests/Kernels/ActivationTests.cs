@@ -233,8 +233,15 @@ public class ActivationTests
             float[] expected = new float[n];
             for (int i = 0; i < n; i++)
                 expected[i] = activation == Activation.Relu ? (y[i] <= 0f ? 0f : grad[i]) : grad[i] * (1f - y[i] * y[i]);
+            // With a sum: the same results, each also added (one rounding) to what the sum held.
+            float[] start = Enumerable.Range(0, n).Select(i => (float)(random.NextDouble() * 8 - 4)).ToArray();
+            float[] sum = (float[])start.Clone(), withSum = (float[])grad.Clone();
+            float[] expectedSum = Enumerable.Range(0, n).Select(i => start[i] + expected[i]).ToArray();
             Activations.MultiplyByDerivative<float>(grad, y, activation);
             grad.Select(BitConverter.SingleToInt32Bits).Should().Equal(expected.Select(BitConverter.SingleToInt32Bits), $"n = {n}");
+            Activations.MultiplyByDerivative<float>(withSum, y, activation, sum);
+            withSum.Select(BitConverter.SingleToInt32Bits).Should().Equal(expected.Select(BitConverter.SingleToInt32Bits), $"n = {n}, with sum");
+            sum.Select(BitConverter.SingleToInt32Bits).Should().Equal(expectedSum.Select(BitConverter.SingleToInt32Bits), $"n = {n}, the sum");
         }
     }
 }

@@ -24,6 +24,22 @@ public class TransposeTests
         AssertExact<double>(rows, cols, ld: cols);
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void SumsColumnsInTheDocumentedOrder(int rows, int cols)
+    {
+        AssertColumnSums<float>(rows, cols, ld: cols + 5);
+        AssertColumnSums<double>(rows, cols, ld: cols);
+    }
+
+    [Fact]
+    public void ColumnSumsOfZeroRowsAreZero()
+    {
+        float[] sums = [7f, 7f, 7f];
+        Transpose.Run<float>([], 3, 0, 3, [], sums);
+        sums.Should().Equal(0f, 0f, 0f);
+    }
+
     [Fact]
     public void LeavesTheDestinationPastItsSizeAlone()
     {
@@ -40,6 +56,43 @@ public class TransposeTests
         shortSource.Should().Throw<InvalidOperationException>().WithMessage("*do not fit*");
         Action shortDestination = () => Transpose.Run<float>(new float[12], 4, 3, 4, new float[11]);
         shortDestination.Should().Throw<InvalidOperationException>().WithMessage("*do not fit*");
+    }
+
+    // Oracle for the sums: the order Transpose documents, written out element by element — per band of 8 rows
+    // ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)), bands added in order from zero, then the rows below one by
+    // one — so equality is exact; and, as a check that this order is a sum at all, within 1e-6 (float) / 1e-14
+    // (double) of the column's sum in decimal arithmetic, relative to the sum of magnitudes.
+    private static void AssertColumnSums<T>(int rows, int cols, int ld) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var random = new Random(rows * 31 + cols);
+        T[] src = TestTensors.Random(random, (rows - 1) * ld + cols).Select(T.CreateChecked).ToArray();
+        var expected = new T[cols];
+        for (int c = 0; c < cols; c++)
+        {
+            T X(int r) => src[r * ld + c];
+            T acc = T.Zero;
+            int r = 0;
+            for (; r + 8 <= rows; r += 8)
+                acc += ((X(r) + X(r + 1)) + (X(r + 2) + X(r + 3))) + ((X(r + 4) + X(r + 5)) + (X(r + 6) + X(r + 7)));
+            for (; r < rows; r++)
+                acc += X(r);
+            expected[c] = acc;
+        }
+        var sums = Enumerable.Repeat(T.CreateChecked(99), cols).ToArray();
+        Transpose.Run<T>(src, ld, rows, cols, new T[cols * rows], sums);
+        sums.Should().Equal(expected, $"rows={rows} cols={cols} {typeof(T).Name}");
+
+        double bound = typeof(T) == typeof(float) ? 1e-6 : 1e-14;
+        for (int c = 0; c < cols; c++)
+        {
+            decimal exact = 0, magnitude = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                exact += decimal.CreateChecked(src[r * ld + c]);
+                magnitude += Math.Abs(decimal.CreateChecked(src[r * ld + c]));
+            }
+            Math.Abs(double.CreateChecked(sums[c]) - (double)exact).Should().BeLessThanOrEqualTo(bound * (double)magnitude);
+        }
     }
 
     private static void AssertExact<T>(int rows, int cols, int ld) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
