@@ -29,6 +29,20 @@ internal static class TestOracles
         return expected;
     }
 
+    /// <summary>
+    /// C (m, cols) = A (m, rows) · M (rows, cols), both row-major, as <see cref="Gemm"/> must give it with M packed by
+    /// <see cref="PackedMatrix{T}.PackTransposed"/> (W = Mᵀ): <see cref="Gemm{T}"/>'s chain over Mᵀ written out.
+    /// </summary>
+    public static T[] TimesMatrix<T>(T[] a, int m, T[] matrix, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var transposed = new T[cols * rows];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++)
+                transposed[j * rows + r] = matrix[r * cols + j];
+        return Gemm(a, rows, m, transposed, cols, rows, new T[m * cols], cols, GemmInit.Zero, []);
+    }
+
     /// <summary>The architecture a libtorch fixture file records in its metadata.</summary>
     public static RnnOptions FixtureOptions(IReadOnlyDictionary<string, string> meta) => new()
     {
