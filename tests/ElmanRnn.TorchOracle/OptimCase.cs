@@ -18,6 +18,11 @@ internal sealed record OptimCase
     public double Beta2 { get; init; } = 0.999;
     public double Eps { get; init; } = 1e-8;
     public bool Amsgrad { get; init; }
+    public bool Maximize { get; init; }
+
+    /// <summary>Per-step learning-rate factor, as <c>lr_scheduler.ExponentialLR(optimizer, gamma)</c> applies it after
+    /// every step (lr ← lr·gamma in Python floats); 1: a constant lr. The lr of each step is stored as tensor "lr".</summary>
+    public double LrGamma { get; init; } = 1;
 
     /// <summary>True when the case is <c>torch.optim.X(params)</c> with every hyper-parameter at torch's default, so
     /// the test constructs its optimizer without arguments and so checks the library's defaults too.</summary>
@@ -64,7 +69,8 @@ internal sealed record OptimCase
         m["beta2"] = R(Beta2);
         m["eps"] = R(Eps);
         m["amsgrad"] = Bool(Amsgrad);
-        m["maximize"] = "false";
+        m["maximize"] = Bool(Maximize);
+        if (LrGamma != 1) m["lr_gamma"] = R(LrGamma);   // absent: constant, so the older files stay as they were
         m["clip"] = Clip;
         m["max_norm"] = R(MaxNorm);
         m["norm_type"] = R(NormType);
@@ -84,6 +90,7 @@ internal sealed record OptimCase
             Name = m["case"], Optimizer = m["optimizer"], Defaults = B("defaults"), Lr = D("lr"),
             Momentum = D("momentum"), Dampening = D("dampening"), WeightDecay = D("weight_decay"),
             Nesterov = B("nesterov"), Beta1 = D("beta1"), Beta2 = D("beta2"), Eps = D("eps"), Amsgrad = B("amsgrad"),
+            Maximize = B("maximize"), LrGamma = m.ContainsKey("lr_gamma") ? D("lr_gamma") : 1,
             Clip = m["clip"], MaxNorm = D("max_norm"), NormType = D("norm_type"), ClipValue = D("clip_value"),
             Nonlinearity = m["nonlinearity"], Bidirectional = B("bidirectional"), Bias = B("bias"),
         };

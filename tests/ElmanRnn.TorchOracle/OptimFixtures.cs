@@ -38,6 +38,13 @@ internal static class OptimFixtures
         new() { Name = "sgd_momentum_clip_norm", Optimizer = "sgd", Lr = 0.1, Momentum = 0.9, Clip = "norm", MaxNorm = 0.05 },
         new() { Name = "sgd_clip_value", Optimizer = "sgd", Lr = 0.1, Clip = "value", ClipValue = 0.01 },
         new() { Name = "adam_clip_norm_inf", Optimizer = "adam", Lr = 0.01, Clip = "norm", MaxNorm = 0.01, NormType = double.PositiveInfinity, Nonlinearity = "relu" },
+        // maximize=True and an lr that changes between steps (ExponentialLR). No weight decay in the SGD case:
+        // TorchSharp's SGD (the cross-check) still flips the sign at the final update, torch ≤ 1.12's rule, which
+        // differs from torch 2.x's negated gradient once weight decay is added; without it the two are bit for bit
+        // the same. Adam's L2 case covers maximize before weight decay.
+        new() { Name = "sgd_nesterov_maximize_exponential_lr", Optimizer = "sgd", Lr = 0.02, Momentum = 0.9, Nesterov = true, Maximize = true, LrGamma = 0.85 },
+        new() { Name = "adam_maximize_exponential_lr", Optimizer = "adam", Lr = 0.02, WeightDecay = 0.05, Maximize = true, LrGamma = 0.8 },
+        new() { Name = "adamw_exponential_lr", Optimizer = "adamw", Lr = 0.01, WeightDecay = 0.1, LrGamma = 0.9, Nonlinearity = "relu" },
     ];
 
     /// <param name="directory">Where the trajectories go.</param>
@@ -84,12 +91,13 @@ internal static class OptimFixtures
 
     /// <summary>What 15 steps give: the loss before each step, the total norm clip_grad_norm_ returned (NaN when
     /// not clipping by norm) and every parameter after each step.</summary>
-    private sealed record Trajectory(double[] Losses, double[] ClipNorms, double[] ClippedFraction, List<Tensor> After);
+    private sealed record Trajectory(double[] Losses, double[] ClipNorms, double[] ClippedFraction, double[] Lrs, List<Tensor> After);
 
     private static Trajectory Train(Model model, OptimCase c, Tensor input, Tensor target, bool torchSharpOptim)
     {
         var parameters = model.Parameters.Select(p => p.Parameter).ToList();
-        Action step = torchSharpOptim ? TorchSharpOptimizer(c, parameters) : new PythonOptimizer(c, parameters).Step;
+        Action<double> step = torchSharpOptim ? TorchSharpOptimizer(c, parameters) : new PythonOptimizer(c, parameters).Step;
+        var lrs = new double[OptimCase.Steps];
         var losses = new double[OptimCase.Steps];
         var norms = new double[OptimCase.Steps];
         var clipped = new double[OptimCase.Steps];
@@ -110,34 +118,36 @@ internal static class OptimFixtures
                     / (double)parameters.Sum(p => p.numel());
                 nn.utils.clip_grad_value_(parameters, c.ClipValue);
             }
-            using (no_grad()) step();
+            lrs[t] = t == 0 ? c.Lr : lrs[t - 1] * c.LrGamma;   // ExponentialLR: group["lr"] * gamma after each step
+            using (no_grad()) step(lrs[t]);
             using (no_grad())
                 for (var i = 0; i < parameters.Count; i++)
                     after[i][t].copy_(parameters[i]);
         }
 
-        return new Trajectory(losses, norms, clipped, after);
+        return new Trajectory(losses, norms, clipped, lrs, after);
     }
 
-    private static Action TorchSharpOptimizer(OptimCase c, List<Parameter> parameters)
+    // The step at a given learning rate: TorchSharp's param group takes it as a scheduler would set it.
+    private static Action<double> TorchSharpOptimizer(OptimCase c, List<Parameter> parameters)
     {
         switch (c.Optimizer)
         {
             case "sgd":
             {
-                var sgd = optim.SGD(parameters, c.Lr, c.Momentum, c.Dampening, c.WeightDecay, c.Nesterov);
-                return () => sgd.step();
+                var sgd = optim.SGD(parameters, c.Lr, c.Momentum, c.Dampening, c.WeightDecay, c.Nesterov, c.Maximize);
+                return lr => { sgd.ParamGroups.First().LearningRate = lr; sgd.step(); };
             }
             case "adam":
             {
-                var adam = optim.Adam(parameters, c.Lr, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.Amsgrad);
-                return () => adam.step();
+                var adam = optim.Adam(parameters, c.Lr, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.Amsgrad, c.Maximize);
+                return lr => { adam.ParamGroups.First().LearningRate = lr; adam.step(); };
             }
             case "adamw":
             {
                 // TorchSharp's AdamW defaults weight_decay to 0 (torch: 1e-2); the case always states it.
-                var adamw = optim.AdamW(parameters, c.Lr, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.Amsgrad);
-                return () => adamw.step();
+                var adamw = optim.AdamW(parameters, c.Lr, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.Amsgrad, c.Maximize);
+                return lr => { adamw.ParamGroups.First().LearningRate = lr; adamw.step(); };
             }
             default:
                 throw new ArgumentException($"Unknown optimizer '{c.Optimizer}'.");
@@ -161,6 +171,7 @@ internal static class OptimFixtures
             throw new InvalidOperationException($"{path}: clip_value {c.ClipValue} clips too few or too many elements: {string.Join(", ", r.ClippedFraction)}.");
         tensors.Add(("loss", tensor(r.Losses)));
         if (c.Clip == "norm") tensors.Add(("clip_norm", tensor(r.ClipNorms)));
+        if (c.LrGamma != 1) tensors.Add(("lr", tensor(r.Lrs)));
         tensors.AddRange(model.Parameters.Select((p, i) => ("after." + p.Name, r.After[i])));
         SafetensorsFile.Write(path, tensors, c.ToMetadata(dtype));
     }
@@ -187,6 +198,7 @@ internal static class OptimFixtures
             var exact = !torchSharp || c.Optimizer == "sgd";
             var pairs = new List<(string, Tensor)> { ("loss", tensor(r.Losses)) };
             if (c.Clip == "norm") pairs.Add(("clip_norm", tensor(r.ClipNorms)));
+            if (c.LrGamma != 1) pairs.Add(("lr", tensor(r.Lrs)));
             pairs.AddRange(model.Parameters.Select((p, i) => ("after." + p.Name, r.After[i])));
             foreach (var (name, value) in pairs)
             {
@@ -217,19 +229,21 @@ internal static class OptimFixtures
     /// <summary>
     /// torch.optim's Python update (PyTorch 2.10 <c>torch/optim/sgd.py</c> <c>_single_tensor_sgd</c>,
     /// <c>torch/optim/adam.py</c> <c>_single_tensor_adam</c>; AdamW is Adam with <c>decoupled_weight_decay=True</c>),
-    /// statement for statement on libtorch tensors, with Python's float scalars as doubles. maximize=False,
-    /// differentiable=False, capturable=False.
+    /// statement for statement on libtorch tensors, with Python's float scalars as doubles, at the learning rate the
+    /// step is given (param_groups[0]["lr"]). differentiable=False, capturable=False.
     /// </summary>
     private sealed class PythonOptimizer(OptimCase c, List<Parameter> parameters)
     {
+        private double _lr = c.Lr;
         private readonly Tensor?[] _momentumBuffer = new Tensor?[parameters.Count];
         private readonly Tensor[] _expAvg = parameters.Select(p => zeros_like(p)).ToArray();
         private readonly Tensor[] _expAvgSq = parameters.Select(p => zeros_like(p)).ToArray();
         private readonly Tensor[] _maxExpAvgSq = parameters.Select(p => zeros_like(p)).ToArray();
         private readonly long[] _stepCount = new long[parameters.Count];
 
-        public void Step()
+        public void Step(double lr)
         {
+            _lr = lr;
             for (var i = 0; i < parameters.Count; i++)
             {
                 if (c.Optimizer == "sgd") Sgd(i);
@@ -240,7 +254,7 @@ internal static class OptimFixtures
         private void Sgd(int i)
         {
             var param = parameters[i];
-            var grad = param.grad!;
+            var grad = c.Maximize ? param.grad!.neg() : param.grad!;   // grads[i] if not maximize else -grads[i]
             if (c.WeightDecay != 0)
                 grad = grad.add(param, alpha: c.WeightDecay);
             if (c.Momentum != 0)
@@ -259,20 +273,20 @@ internal static class OptimFixtures
                 grad = c.Nesterov ? grad.add(buf, alpha: c.Momentum) : buf;
             }
 
-            param.add_(grad, alpha: -c.Lr);
+            param.add_(grad, alpha: -_lr);
         }
 
         private void Adam(int i, bool decoupled)
         {
             var param = parameters[i];
-            var grad = param.grad!;
+            var grad = c.Maximize ? param.grad!.neg() : param.grad!;   // grads[i] if not maximize else -grads[i]
             var expAvg = _expAvg[i];
             var expAvgSq = _expAvgSq[i];
             _stepCount[i] += 1;   // step_t += 1 (a float tensor in Python; small integers are exact)
 
             if (c.WeightDecay != 0)
             {
-                if (decoupled) param.mul_(1 - c.Lr * c.WeightDecay);
+                if (decoupled) param.mul_(1 - _lr * c.WeightDecay);
                 else grad = grad.add(param, alpha: c.WeightDecay);
             }
 
@@ -284,7 +298,7 @@ internal static class OptimFixtures
             double step = _stepCount[i];
             var biasCorrection1 = 1 - Math.Pow(c.Beta1, step);
             var biasCorrection2 = 1 - Math.Pow(c.Beta2, step);
-            var stepSize = c.Lr / biasCorrection1;
+            var stepSize = _lr / biasCorrection1;
             var biasCorrection2Sqrt = Math.Sqrt(biasCorrection2);
             Tensor denom;
             if (c.Amsgrad)

@@ -13,7 +13,8 @@ public class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Parameter<T>[] _parameters;
     private readonly T[][] _expAvg, _expAvgSq;
     private readonly T[][]? _maxExpAvgSq;
-    private readonly double _lr, _beta1, _beta2, _eps, _weightDecay;
+    private readonly double _beta1, _beta2, _eps, _weightDecay;
+    private double _lr;
     private readonly bool _decoupled;
     private long _step;
 
@@ -46,6 +47,21 @@ public class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
         (_lr, _beta1, _beta2, _eps, _weightDecay, _decoupled) = (lr, beta1, beta2, eps, weightDecay, decoupled);
     }
 
+    /// <summary>
+    /// The learning rate the next <see cref="Step"/> uses (PyTorch: <c>param_groups[0]["lr"]</c>, what an
+    /// <c>lr_scheduler</c> writes between steps): the step size lr / bias_correction1 and AdamW's decay 1 − lr·weight_decay
+    /// take it as it is at that step; the moments and the step count are kept. ≥ 0, as the constructor checks it.
+    /// </summary>
+    public double LearningRate
+    {
+        get => _lr;
+        set => _lr = !(value >= 0) ? throw new ArgumentOutOfRangeException(nameof(value), value, $"Invalid learning rate: {value}") : value;
+    }
+
+    /// <summary>Ascend instead of descend (PyTorch's <c>maximize=True</c>): the gradient is negated before weight decay
+    /// and the moments. May change between steps, as <c>param_groups[0]["maximize"]</c> can.</summary>
+    public bool Maximize { get; set; }
+
     /// <summary>One update of every parameter from its current gradient.</summary>
     public void Step()
     {
@@ -66,7 +82,7 @@ public class Adam<T> where T : unmanaged, IFloatingPointIeee754<T>
             T[]? vMax = _maxExpAvgSq?[p];
             for (int i = 0; i < values.Length; i++)
             {
-                T g = grads[i];
+                T g = Maximize ? -grads[i] : grads[i];               // grads[i] if not maximize else -grads[i]
                 if (_weightDecay != 0)
                 {
                     if (_decoupled) values[i] *= decay;              // param.mul_(1 - lr * weight_decay)

@@ -12,7 +12,8 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Parameter<T>[] _parameters;
     private readonly T[]?[] _momentumBuffers;
-    private readonly double _lr, _momentum, _dampening, _weightDecay;
+    private readonly double _momentum, _dampening, _weightDecay;
+    private double _lr;
     private readonly bool _nesterov;
 
     /// <summary>Creates the optimizer over <paramref name="parameters"/>, validating as PyTorch does.</summary>
@@ -37,6 +38,20 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
         (_lr, _momentum, _dampening, _weightDecay, _nesterov) = (lr, momentum, dampening, weightDecay, nesterov);
     }
 
+    /// <summary>
+    /// The learning rate the next <see cref="Step"/> uses (PyTorch: <c>param_groups[0]["lr"]</c>, what an
+    /// <c>lr_scheduler</c> writes between steps); ≥ 0, as the constructor checks it. The momentum buffers are kept.
+    /// </summary>
+    public double LearningRate
+    {
+        get => _lr;
+        set => _lr = value < 0 ? throw new ArgumentOutOfRangeException(nameof(value), value, $"Invalid learning rate: {value}") : value;
+    }
+
+    /// <summary>Ascend instead of descend (PyTorch's <c>maximize=True</c>): the gradient is negated before weight decay
+    /// and momentum. May change between steps, as <c>param_groups[0]["maximize"]</c> can.</summary>
+    public bool Maximize { get; set; }
+
     /// <summary>One update of every parameter from its current gradient.</summary>
     public void Step()
     {
@@ -49,7 +64,7 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
             T[]? buf = _momentum != 0 ? _momentumBuffers[p] ??= new T[values.Length] : null;
             for (int i = 0; i < values.Length; i++)
             {
-                T g = grads[i];
+                T g = Maximize ? -grads[i] : grads[i];               // grads[i] if not maximize else -grads[i]
                 if (_weightDecay != 0) g += wd * values[i];          // grad.add(param, alpha=weight_decay)
                 if (buf is not null)
                 {

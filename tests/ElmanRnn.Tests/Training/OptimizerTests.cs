@@ -172,4 +172,44 @@ public class OptimizerTests
         FluentActions.Invoking(() => new Sgd<double>(ps, 0.1, momentum: 0.9, dampening: 0.1, nesterov: true)).Should().Throw<ArgumentException>();
         FluentActions.Invoking(() => new Adam<double>(ps, beta1: 1.0)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("Invalid beta parameter at index 0: 1*");
     }
+
+    [Fact]
+    public void LearningRate_setter_validates_as_the_constructor_and_keeps_the_old_value_on_failure()
+    {
+        var ps = new[] { Param<double>("p", [1.0]) };
+        var sgd = new Sgd<double>(ps, 0.1);
+        FluentActions.Invoking(() => sgd.LearningRate = -0.5).Should().Throw<ArgumentOutOfRangeException>().WithMessage("Invalid learning rate: -0.5*");
+        sgd.LearningRate.Should().Be(0.1);
+        var adam = new AdamW<double>(ps);
+        FluentActions.Invoking(() => adam.LearningRate = double.NaN).Should().Throw<ArgumentOutOfRangeException>().WithMessage("Invalid learning rate: NaN*");
+        adam.LearningRate.Should().Be(1e-3);
+        adam.LearningRate = 0;
+        adam.LearningRate.Should().Be(0);
+    }
+
+    // Oracle: hand arithmetic. maximize negates the gradient before weight decay (torch 2.x): p = 1, g = 0.5,
+    // weight_decay = 0.2, lr = 0.1: d = −0.5 + 0.2·1 = −0.3 → p = 1.03. (Negating the whole update instead, torch
+    // ≤ 1.12's rule, would give 1 + 0.1·0.7 = 1.07.) Then lr = 0.01: d = −0.5 + 0.206 = −0.294 → p = 1.03294. Tol 1e-15.
+    [Fact]
+    public void Sgd_maximize_and_a_changed_learning_rate_by_hand()
+    {
+        var p = Param<double>("p", [1.0]);
+        var sgd = new Sgd<double>([p], 0.1, weightDecay: 0.2) { Maximize = true };
+        SetGrad(p, [0.5]); sgd.Step();
+        p.Values[0].Should().BeApproximately(1.03, 1e-15);
+        sgd.LearningRate = 0.01;
+        sgd.Step();
+        p.Values[0].Should().BeApproximately(1.03294, 1e-15);
+    }
+
+    // Oracle: hand algebra. Adam's first step with maximize: m̂ = −g, v̂ = g², so p += lr·g/(|g| + eps).
+    // Tol 1e-15.
+    [Fact]
+    public void Adam_maximize_first_step_by_hand()
+    {
+        var p = Param<double>("p", [1.0]);
+        var adam = new Adam<double>([p], lr: 0.1) { Maximize = true };
+        SetGrad(p, [0.5]); adam.Step();
+        p.Values[0].Should().BeApproximately(1 + 0.1 * 0.5 / (0.5 + 1e-8), 1e-15);
+    }
 }
