@@ -469,7 +469,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckBackward(tape, gradOutput, gradHn);
         var dInput = new T[tape.Batch.Rows * Options.InputSize];
-        var dh0 = new T[tape.H0Length];
+        // Without an h0 there is no h0 gradient to return, so its products are skipped, as autograd skips a constant.
+        var dh0 = tape.HasH0 ? new T[tape.H0Length] : [];
         RunBackward(tape, gradOutput, gradHn, dInput, dh0);
 
         // canonical → the caller's forms
@@ -555,7 +556,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         bool inputDirect = tape.Kind == RnnTape<T>.InputKind.Packed ||
             tape.Kind == RnnTape<T>.InputKind.Dense && !(tape.Form == InputForm.BatchFirst && tape.Batch.BatchSize > 1);
         Span<T> dInput = gradInput is null ? [] : inputDirect ? input : RnnTape<T>.Ensure(ref tape.GradInput, rows * Options.InputSize);
-        Span<T> dh0 = gradH0 is not null && tape.UnsortedIndices is null ? h0 : RnnTape<T>.Ensure(ref tape.GradH0, tape.H0Length);
+        Span<T> dh0 = gradH0 is null ? []
+            : tape.UnsortedIndices is null ? h0 : RnnTape<T>.Ensure(ref tape.GradH0, tape.H0Length);
         RunBackward(tape, gradOutput, gradHn, dInput, dh0);
 
         if (gradInput is not null && !inputDirect)
@@ -594,7 +596,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // The stack's backward over the canonical form: layers from the top down, each handing d/d(its input) to the one
     // below (through the dropout mask). dInput: (S, H_in) canonical, or empty when d/dinput is not wanted (layer 0
-    // then skips its dX product); dh0: (NL·D, B, H) sorted order.
+    // then skips its dX product); dh0: (NL·D, B, H) sorted order, or empty when d/dh0 is not wanted (every layer then
+    // skips the products into it).
     private void RunBackward(RnnTape<T> tape, Tensor<T>? gradOutput, Tensor<T>? gradHn, Span<T> dInput, Span<T> dh0)
     {
         SequenceBatch batch = tape.Batch;
@@ -650,7 +653,7 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     x = tape.States[l - 1].AsSpan(0, rows * width);
                 Span<T> dx = l == 0 ? dInput : RnnTape<T>.Ensure(ref tape.GradB, rows * width);
                 tape.LayerBackward.Run(team, MaxDegreeOfParallelism, weights[l], gradients[l], batch, x, tape.States[l].AsSpan(0, rows * width), dH,
-                    dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.Slice(l * perLayer, perLayer),
+                    dhn.Slice(l * perLayer, perLayer), tape.H0.AsSpan(l * perLayer, perLayer), dh0.IsEmpty ? [] : dh0.Slice(l * perLayer, perLayer),
                     dx, Options.Nonlinearity == Nonlinearity.Relu);
                 if (l > 0)
                 {

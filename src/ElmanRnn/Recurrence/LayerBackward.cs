@@ -73,7 +73,8 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
     /// <param name="dh">(S, D·H) in: d(loss)/d(output); out: dZ (overwritten).</param>
     /// <param name="dhn">(D, B, H) d(loss)/d(h_n) of this layer.</param>
     /// <param name="h0">(D, B, H) the initial states the forward used.</param>
-    /// <param name="dh0">(D, B, H) receives d(loss)/d(h0).</param>
+    /// <param name="dh0">(D, B, H) receives d(loss)/d(h0); empty: not wanted, and the products into it are skipped
+    /// (rows that start from h0 then pass nothing on, as autograd passes nothing to a constant).</param>
     /// <param name="dx">(S, K) receives d(loss)/d(x); empty: not computed.</param>
     /// <param name="relu">φ is ReLU (else tanh).</param>
     public void Run(WorkerTeam? team, int parts, LayerWeights<T> weights, DirectionGradients<T>[] gradients,
@@ -248,13 +249,14 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
         bool last = i + 1 == steps;
         int earlierRows = last ? 0 : batch.BatchSizeAt(earlier);
 
-        Span<T> carry, start, sum;   // the earlier step's rows, the dh0 rows from `continued` on, db_hh's step sum
+        Span<T> carry, start = default, sum;   // the earlier step's rows, the dh0 rows from `continued` on, db_hh's step sum
         int ldCarry;
         if (scratch.IsEmpty)
         {
             carry = last ? default : dh.Slice(batch.Offset(earlier) * width + col);
             ldCarry = width;
-            start = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden).Slice(continued * hidden);
+            if (_dh0Length > 0)
+                start = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden).Slice(continued * hidden);
             sum = _stepSum[direction];
         }
         else
@@ -271,7 +273,7 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
         if (continued > 0)
             Gemm.Run(dz, width, continued, whhT, carry, ldCarry, GemmInit.Accumulate, default, Activation.Identity,
                 firstPanel, endPanel);
-        if (n > continued)
+        if (n > continued && _dh0Length > 0)
             Gemm.Run(dz.Slice(continued * width), width, n - continued, whhT, start, hidden, GemmInit.Zero, default,
                 Activation.Identity, firstPanel, endPanel);
         if (last)
@@ -299,8 +301,8 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
             for (int j = 0; j < earlierRows; j++)
                 scratch.Slice(j * hidden + c0, cols).CopyTo(carry.Slice(j * width + c0, cols));
         }
-        var dh0 = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden);
-        for (int j = continued; j < n; j++)
+        var dh0 = _dh0Length > 0 ? new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden) : default;
+        for (int j = continued; j < n && !dh0.IsEmpty; j++)
             scratch.Slice((earlierRows + j - continued) * hidden + c0, cols).CopyTo(dh0.Slice(j * hidden + c0, cols));
         if (!last)
             AddToBias(direction, scratch.Slice(2 * sequences * hidden, hidden), c0, c1);

@@ -7,7 +7,7 @@ namespace ElmanRnn.Tests.Gradients;
 /// <summary>
 /// Backward into caller tensors, and without d/dinput (PyTorch: the input does not require grad). Oracle: the
 /// returning <c>Backward</c>, which the libtorch gradient fixtures and the live parity check pin; the same arithmetic
-/// must give the same bits, and skipping d/dinput must leave every other gradient bit for bit as it was.
+/// must give the same bits, and skipping d/dinput or d/dh0 must leave every other gradient bit for bit as it was.
 /// </summary>
 public class BackwardIntoTests
 {
@@ -31,8 +31,11 @@ public class BackwardIntoTests
         var returned = Run(form, bidirectional, withH0, into: false, wantInput: true);
         var into = Run(form, bidirectional, withH0, into: true, wantInput: true);
         var noInput = Run(form, bidirectional, withH0, into: true, wantInput: false);
+        // h0 given but its gradient not asked for: its products are skipped, nothing else may move.
+        var noH0 = Run(form, bidirectional, withH0, into: true, wantInput: true, wantH0: false);
 
         into.Input.Should().Equal(returned.Input);
+        noH0.Input.Should().Equal(returned.Input);
         if (withH0)
         {
             into.H0.Should().Equal(returned.H0);
@@ -42,13 +45,14 @@ public class BackwardIntoTests
         {
             into.Parameters[i].Should().Equal(returned.Parameters[i]);
             noInput.Parameters[i].Should().Equal(returned.Parameters[i]);
+            noH0.Parameters[i].Should().Equal(returned.Parameters[i]);
         }
         noInput.Input.Should().OnlyContain(v => double.IsNaN(v), "the caller's gradInput was not given, so nothing is written");
     }
 
     // Two layers with dropout in training mode, so the skipped product sits below a dropped layer boundary; the
     // result tensors start as NaN so that any element left unwritten shows.
-    private static Outcome Run(Form form, bool bidirectional, bool withH0, bool into, bool wantInput)
+    private static Outcome Run(Form form, bool bidirectional, bool withH0, bool into, bool wantInput, bool wantH0 = true)
     {
         const int steps = 6, n = 3, k = 4, hidden = 5, layers = 2;
         int d = bidirectional ? 2 : 1;
@@ -94,7 +98,7 @@ public class BackwardIntoTests
             return new Outcome(g.Input.ToDoubles(), g.H0?.ToDoubles(), Grads(layer));
         }
         var gradInput = Filled(inputShaped.Lengths.ToArray(), double.NaN);
-        var gradH0 = withH0 ? Filled(h0Shape, double.NaN) : null;
+        var gradH0 = withH0 && wantH0 ? Filled(h0Shape, double.NaN) : null;
         layer.Backward(tape, gradOutput, gradHn, wantInput ? gradInput : null, gradH0);
         return new Outcome(gradInput.ToDoubles(), gradH0?.ToDoubles(), Grads(layer));
     }
