@@ -31,6 +31,7 @@ internal sealed class AddingTrainer
     private readonly Random _trainData;
     private readonly float[] _x, _y;                  // x: (L, N, 2), y: (N), refilled every step
     private readonly Tensor<float> _input, _target;   // views of _x as (L, N, 2) and of _y as (1, N, 1)
+    private readonly Tensor<float> _output, _hn;      // (L, N, H), not read: only h_n is; (1, N, H)
     private readonly Tensor<float> _heldOutInput, _heldOutTarget, _heldOutOutput, _heldOutHn;
 
     public AddingTrainer(TrainOptions options)
@@ -54,6 +55,8 @@ internal sealed class AddingTrainer
         _x = new float[l * n * AddingProblem.InputSize];
         _y = new float[n];
         _input = Tensor.Create(_x, [l, n, AddingProblem.InputSize]);
+        _output = Tensor.Create(new float[l * n * h], [l, n, h]);
+        _hn = Tensor.Create(new float[n * h], [1, n, h]);
         _target = Tensor.Create(_y, [1, n, 1]);
 
         var heldOutX = new float[l * m * AddingProblem.InputSize];
@@ -75,10 +78,10 @@ internal sealed class AddingTrainer
         AddingProblem.Fill(_trainData, _options.SeqLen, _options.Batch, _x, _y);
         Rnn.ZeroGrad();
         Head.ZeroGrad();
-        var (_, hn) = Rnn.Forward(_input, null, _tape);                    // hn: (1, N, H)
-        Tensor<float> prediction = Head.Forward(hn);                        // (1, N, 1)
+        Rnn.Forward(_input, null, _output, _hn, _tape);                   // into the step's own tensors
+        Tensor<float> prediction = Head.Forward(_hn);                       // (1, N, 1)
         double loss = Losses.MseLoss(prediction, _target, out Tensor<float> gradPrediction);
-        Tensor<float> gradHn = Head.Backward(hn, gradPrediction);           // (1, N, H)
+        Tensor<float> gradHn = Head.Backward(_hn, gradPrediction);          // (1, N, H)
         Rnn.Backward(_tape, gradOutput: null, gradHn, gradInput: null, gradH0: null);   // the input is data
         GradClip.ClipGradNorm(_parameters, _options.Clip);
         _optimizer.Step();

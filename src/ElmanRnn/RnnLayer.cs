@@ -211,6 +211,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// step 0, which is <c>output[0, :, H:]</c>, not <c>output[-1, :, H:]</c>.</returns>
     /// <exception cref="ArgumentException">Input not 2-D or 3-D; h0 of another rank than the input; last input
     /// dimension ≠ InputSize; h0 not of the expected shape; sequence length 0.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027",
+        Justification = "The longer overloads take no optional parameters, so a call that omits h0 binds only here.")]
     public RnnResult<T> Forward(Tensor<T> input, Tensor<T>? h0 = null)
     {
         var (form, steps, batch) = DenseLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize, Options.BatchFirst);
@@ -236,7 +238,27 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="hn">Dense tensor of exactly h_n's shape: (NL·D, N, H), or (NL·D, H) unbatched.</param>
     /// <exception cref="ArgumentException">The errors of the allocating overload; output or hn of another shape, or a
     /// strided view that cannot be written in place.</exception>
-    public void Forward(Tensor<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn)
+    public void Forward(Tensor<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn) =>
+        ForwardInto(input, h0, output, hn, null);
+
+    /// <summary>
+    /// <see cref="Forward(Tensor{T}, Tensor{T}, RnnTape{T})"/> writing into tensors the caller owns: a training loop's
+    /// forward that allocates no output. The same bits as the allocating overloads, and the same tape.
+    /// </summary>
+    /// <param name="input">As for <see cref="Forward(Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="h0">Initial states, or null for zeros (then Backward returns no h0 gradient); may be
+    /// <paramref name="hn"/> (the tape keeps its own copy).</param>
+    /// <param name="output">As for <see cref="Forward(Tensor{T}, Tensor{T}, Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="hn">As for <see cref="Forward(Tensor{T}, Tensor{T}, Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="tape">Filled by this call; its previous contents are replaced.</param>
+    /// <exception cref="ArgumentException">As for <see cref="Forward(Tensor{T}, Tensor{T}, Tensor{T}, Tensor{T})"/>.</exception>
+    public void Forward(Tensor<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn, RnnTape<T> tape)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        ForwardInto(input, h0, output, hn, tape);
+    }
+
+    private void ForwardInto(Tensor<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn, RnnTape<T>? tape)
     {
         var (form, steps, batch) = DenseLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize, Options.BatchFirst);
         int directions = Options.Bidirectional ? 2 : 1;
@@ -245,7 +267,27 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         DenseLayout.CheckResultShape(output, shape[..rank], nameof(output));
         rank = DenseLayout.HiddenShape(form, Options.NumLayers * directions, batch, Options.HiddenSize, shape);
         DenseLayout.CheckResultShape(hn, shape[..rank], nameof(hn));
-        RunDense(input, form, steps, batch, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)));
+        RunDense(input, form, steps, batch, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)), tape);
+        if (tape is not null)
+            CompleteDense(tape, form, input, h0, output.Lengths, hn.Lengths);
+    }
+
+    // What Backward needs besides the values RunStack recorded: the shapes and forms of a dense forward.
+    private static void CompleteDense(RnnTape<T> tape, InputForm form, Tensor<T> input, Tensor<T>? h0,
+        ReadOnlySpan<nint> outputShape, ReadOnlySpan<nint> hnShape)
+    {
+        tape.OutputShape = Reuse(tape.OutputShape, outputShape);
+        tape.HnShape = Reuse(tape.HnShape, hnShape);
+        tape.Kind = RnnTape<T>.InputKind.Dense;
+        tape.Form = form;
+        tape.InputShape = Reuse(tape.InputShape, input.Lengths);
+        tape.HasH0 = h0 is not null;
+        tape.H0Shape = h0 is null ? null : Reuse(tape.H0Shape, h0.Lengths);
+        tape.Complete();
+
+        // A training loop records the same shapes every step: keep the arrays, so a warm step allocates nothing.
+        static nint[] Reuse(nint[]? kept, ReadOnlySpan<nint> shape) =>
+            kept is not null && shape.SequenceEqual(kept) ? kept : shape.ToArray();
     }
 
     /// <summary>
@@ -326,6 +368,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <returns>(output, h_n): see <see cref="PackedRnnResult{T}"/>.</returns>
     /// <exception cref="ArgumentException">Packed data not 2-D ("input must have 2 dimensions"); feature size ≠
     /// InputSize; h0 not (NL·D, B, H) ("Expected hidden size").</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027",
+        Justification = "The longer overloads take no optional parameters, so a call that omits h0 binds only here.")]
     public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0 = null) => ForwardPacked(input, h0, null);
 
     private PackedRnnResult<T> ForwardPacked(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T>? tape)
@@ -357,6 +401,8 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <returns>output (L, N, D·H) or (N, L, D·H), zero past each length; h_n (NL·D, N, H).</returns>
     /// <exception cref="ArgumentException">Input not 3-D; a length count ≠ N, a length ≤ 0 or &gt; L; and the errors of
     /// the packed overload.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027",
+        Justification = "The longer overloads take no optional parameters, so a call that omits h0 binds only here.")]
     public RnnResult<T> Forward(Tensor<T> input, ReadOnlySpan<int> lengths, Tensor<T>? h0 = null) =>
         ForwardLengths(input, lengths, h0, null);
 
@@ -391,17 +437,10 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Span<nint> shape = stackalloc nint[3];
         int rank = DenseLayout.OutputShape(form, steps, batch, directions * Options.HiddenSize, shape);
         var output = Tensor.Create(GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape[..rank])), shape[..rank]);
-        tape.OutputShape = shape[..rank].ToArray();
         rank = DenseLayout.HiddenShape(form, Options.NumLayers * directions, batch, Options.HiddenSize, shape);
         var hn = Tensor.Create(GC.AllocateUninitializedArray<T>(TensorRows.ElementCount(shape[..rank])), shape[..rank]);
-        tape.HnShape = shape[..rank].ToArray();
         RunDense(input, form, steps, batch, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)), tape);
-        tape.Kind = RnnTape<T>.InputKind.Dense;
-        tape.Form = form;
-        tape.InputShape = input.Lengths.ToArray();
-        tape.HasH0 = h0 is not null;
-        tape.H0Shape = h0?.Lengths.ToArray();
-        tape.Complete();
+        CompleteDense(tape, form, input, h0, output.Lengths, hn.Lengths);
         return new RnnResult<T>(output, hn);
     }
 

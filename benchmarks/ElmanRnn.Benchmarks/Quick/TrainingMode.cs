@@ -8,9 +8,10 @@ namespace ElmanRnn.Benchmarks.Quick;
 
 /// <summary>
 /// <c>quick --training [--threads 1,2] [--seconds 3] [--gap-ms 3]</c>: one training step of case c (L=100, N=32,
-/// RNN(256 → 256), fp32, tanh with bias), 1 and 2 layers. Ours: forward with a tape alone, backward alone (the same
-/// tape, replayed), and ZeroGrad + forward + backward; libtorch: zero grads + forward + loss = (output·gradOutput).sum()
-/// + loss.backward(). The input is data, as in training: libtorch's does not require grad, so autograd skips d/dinput,
+/// RNN(256 → 256), fp32, tanh with bias), 1 and 2 layers. Ours: forward with a tape into the loop's own output and
+/// h_n alone, backward alone (the same tape, replayed), ZeroGrad + forward + backward, and that step with the
+/// forward that returns a new output; libtorch: zero grads + forward + loss = (output·gradOutput).sum() +
+/// loss.backward(). The input is data, as in training: libtorch's does not require grad, so autograd skips d/dinput,
 /// and ours is given no gradInput to fill, so it skips it too. Warmed by time; samples alternate between the
 /// contenders with a pause before each; medians reported.
 /// </summary>
@@ -19,8 +20,9 @@ internal static class TrainingMode
     public const string Usage =
         "usage: quick --training [--threads 1,2] [--seconds 3] [--gap-ms 3]\n" +
         "  training step of case c (L=100, N=32, RNN(256 -> 256), fp32, tanh), 1 and 2 layers: ours forward (with\n" +
-        "  tape), ours backward, ours forward+backward vs libtorch forward+backward (loss = (output*gradOutput).sum());\n" +
-        "  prints medians in ms, libtorch/ours (fwd+bwd) and ours backward/forward.";
+        "  tape, into the loop's tensors), ours backward, ours forward+backward (also with the forward that returns a\n" +
+        "  new output) vs libtorch forward+backward (loss = (output*gradOutput).sum()); prints medians in ms,\n" +
+        "  libtorch/ours (fwd+bwd) and ours backward/forward.";
 
     private const int SeqLen = 100, Batch = 32, Size = 256;
 
@@ -60,15 +62,15 @@ internal static class TrainingMode
 
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"machine: {Machine.LoadAverage()} (load average); {VectorPath.Current.Describe()}");
-        Console.WriteLine("| case | threads | ours fwd (tape) ms | ours bwd ms | ours fwd+bwd ms | libtorch fwd+bwd ms | libtorch / ours | ours bwd / fwd |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| case | threads | ours fwd (tape) ms | ours bwd ms | ours fwd+bwd ms | libtorch fwd+bwd ms | libtorch / ours | ours bwd / fwd | ours fwd+bwd, returned output ms | libtorch / that |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int t in threads)
         {
             foreach (int layers in new[] { 1, 2 })
             {
                 var r = Measure(layers, t, seconds, gap);
                 Console.WriteLine(string.Create(inv,
-                    $"| c RNN(256→256)×{layers}, L=100, N=32 | {t} | {r.Fwd * 1e3:0.00} | {r.Bwd * 1e3:0.00} | {r.Step * 1e3:0.00} | {r.Torch * 1e3:0.00} | {r.Torch / r.Step:0.00}× | {r.Bwd / r.Fwd:0.00}× |"));
+                    $"| c RNN(256→256)×{layers}, L=100, N=32 | {t} | {r.Fwd * 1e3:0.00} | {r.Bwd * 1e3:0.00} | {r.Step * 1e3:0.00} | {r.Torch * 1e3:0.00} | {r.Torch / r.Step:0.00}× | {r.Bwd / r.Fwd:0.00}× | {r.Returned * 1e3:0.00} | {r.Torch / r.Returned:0.00}× |"));
                 Console.Error.WriteLine(string.Create(inv,
                     $"  ×{layers} {t} thread(s): max |grad ours - libtorch| = {r.MaxDiff:0.0e0}; samples {r.Samples}"));
             }
@@ -76,7 +78,7 @@ internal static class TrainingMode
         return 0;
     }
 
-    private static (double Fwd, double Bwd, double Step, double Torch, double MaxDiff, int Samples) Measure(
+    private static (double Fwd, double Bwd, double Step, double Returned, double Torch, double MaxDiff, int Samples) Measure(
         int layers, int threads, double seconds, int gap)
     {
         var random = new Random(20260502);
@@ -103,9 +105,20 @@ internal static class TrainingMode
         var input = System.Numerics.Tensors.Tensor.Create(x, shape);
         var gradOutput = System.Numerics.Tensors.Tensor.Create(gy, shape);
         var tape = new RnnTape<float>();
-        void OursForward() => layer.Forward(input, null, tape);
+        // The loop's own result tensors, written in place every step: a new 3.2 MB output per call comes from the
+        // GC's large-object heap, often as pages never touched, and each first touch is a page fault (see
+        // docs/performance.md, "Training"); the last column measures that step too.
+        var output = System.Numerics.Tensors.Tensor.Create(new float[SeqLen * Batch * Size], shape);
+        var hn = System.Numerics.Tensors.Tensor.Create(new float[layers * Batch * Size], [layers, Batch, Size]);
+        void OursForward() => layer.Forward(input, null, output, hn, tape);
         void OursBackward() => layer.Backward(tape, gradOutput, null, gradInput: null, gradH0: null);
         void OursStep()
+        {
+            layer.ZeroGrad();
+            layer.Forward(input, null, output, hn, tape);
+            layer.Backward(tape, gradOutput, null, gradInput: null, gradH0: null);
+        }
+        void OursStepReturningOutput()
         {
             layer.ZeroGrad();
             layer.Forward(input, null, tape);
@@ -157,6 +170,7 @@ internal static class TrainingMode
             OursStep();
             OursForward();
             OursBackward();
+            OursStepReturningOutput();
             TorchStep();
         }
         OursForward();
@@ -164,6 +178,7 @@ internal static class TrainingMode
         var fwd = new List<double>();
         var bwd = new List<double>();
         var step = new List<double>();
+        var returned = new List<double>();
         var tor = new List<double>();
         var measuring = Stopwatch.StartNew();
         while (measuring.Elapsed.TotalSeconds < seconds || fwd.Count < 9)
@@ -175,13 +190,15 @@ internal static class TrainingMode
             Thread.Sleep(gap);
             step.Add(Time(OursStep));
             Thread.Sleep(gap);
+            returned.Add(Time(OursStepReturningOutput));
+            Thread.Sleep(gap);
             tor.Add(Time(TorchStep));
         }
 
         tx.Dispose();
         tgy.Dispose();
         rnn.Dispose();
-        return (QuickMode.Median(fwd), QuickMode.Median(bwd), QuickMode.Median(step), QuickMode.Median(tor), maxDiff, fwd.Count);
+        return (QuickMode.Median(fwd), QuickMode.Median(bwd), QuickMode.Median(step), QuickMode.Median(returned), QuickMode.Median(tor), maxDiff, fwd.Count);
     }
 
     private static double Time(Action call)

@@ -103,6 +103,66 @@ public class BackwardIntoTests
         return new Outcome(gradInput.ToDoubles(), gradH0?.ToDoubles(), Grads(layer));
     }
 
+    [Theory]
+    [InlineData(Form.TimeMajor, false, false, false)]
+    [InlineData(Form.TimeMajor, true, true, false)]
+    [InlineData(Form.TimeMajor, false, true, true)]
+    [InlineData(Form.BatchFirst, true, true, false)]
+    [InlineData(Form.BatchFirst, false, true, true)]
+    [InlineData(Form.Unbatched, true, true, true)]
+    [InlineData(Form.Unbatched, false, false, false)]
+    public void A_forward_into_caller_tensors_records_the_same_tape(Form form, bool bidirectional, bool withH0, bool h0IsHn)
+    {
+        // Oracle: the allocating Forward with a tape, whose tape the libtorch gradient fixtures pin. Writing into the
+        // caller's tensors (h0 possibly the same tensor as hn) must give the same output, h_n, dropout masks and
+        // gradients, bit for bit; the result tensors start as NaN so that an element left unwritten shows.
+        const int steps = 5, n = 3, k = 4, hidden = 6, layers = 2;
+        int d = bidirectional ? 2 : 1;
+        bool unbatched = form == Form.Unbatched;
+        var opts = new RnnOptions
+        {
+            InputSize = k, HiddenSize = hidden, NumLayers = layers, Bidirectional = bidirectional, Dropout = 0.3,
+            BatchFirst = form == Form.BatchFirst,
+        };
+        var random = new Random(11);
+        int batch = unbatched ? 1 : n;
+        nint[] inputShape = unbatched ? [steps, k] : opts.BatchFirst ? [n, steps, k] : [steps, n, k];
+        nint[] outputShape = unbatched ? [steps, d * hidden] : opts.BatchFirst ? [n, steps, d * hidden] : [steps, n, d * hidden];
+        nint[] hnShape = unbatched ? [layers * d, hidden] : [layers * d, n, hidden];
+        var input = Tensor.Create(TestTensors.Random(random, steps * batch * k), inputShape);
+        double[] h0Values = TestTensors.Random(random, layers * d * batch * hidden);
+        var gradOutput = Tensor.Create(TestTensors.Random(random, steps * batch * d * hidden), outputShape);
+        var gradHn = Tensor.Create(TestTensors.Random(random, layers * d * batch * hidden), hnShape);
+
+        var reference = new RnnLayer<double>(opts, new Random(12)) { Training = true };
+        var referenceTape = new RnnTape<double>();
+        var (expectedOutput, expectedHn) = reference.Forward(input, withH0 ? Tensor.Create(h0Values, hnShape) : null, referenceTape);
+        var expected = reference.Backward(referenceTape, gradOutput, gradHn);
+
+        var layer = new RnnLayer<double>(opts, new Random(12)) { Training = true };
+        var tape = new RnnTape<double>();
+        var output = Filled(outputShape, double.NaN);
+        var hn = h0IsHn ? Tensor.Create((double[])h0Values.Clone(), hnShape) : Filled(hnShape, double.NaN);
+        Tensor<double>? h0 = !withH0 ? null : h0IsHn ? hn : Tensor.Create(h0Values, hnShape);
+        layer.Forward(input, h0, output, hn, tape);
+        var got = layer.Backward(tape, gradOutput, gradHn);
+
+        output.ToDoubles().Should().Equal(expectedOutput.ToDoubles());
+        hn.ToDoubles().Should().Equal(expectedHn.ToDoubles());
+        got.Input.ToDoubles().Should().Equal(expected.Input.ToDoubles());
+        if (withH0)
+            got.H0!.ToDoubles().Should().Equal(expected.H0!.ToDoubles(), "the tape keeps h0 as it was before hn overwrote it");
+        else
+            got.H0.Should().BeNull();
+        var grads = Grads(layer);
+        var expectedGrads = Grads(reference);
+        for (int i = 0; i < grads.Length; i++)
+            grads[i].Should().Equal(expectedGrads[i]);
+
+        layer.Invoking(l => l.Forward(input, null, Filled([steps + 1, n, d * hidden], 0), hn, tape))
+            .Should().Throw<ArgumentException>().WithMessage("*output must have shape*got [6, 3,*");
+    }
+
     [Fact]
     public void Wrong_result_tensors_are_refused_with_clear_messages()
     {
@@ -125,10 +185,10 @@ public class BackwardIntoTests
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
-    public void A_warm_training_step_without_input_gradient_allocates_nothing_in_backward(int threads)
+    public void A_warm_training_step_into_caller_tensors_allocates_nothing(int threads)
     {
-        // Oracle: the runtime's allocation counter. The forward allocates its output tensors; the backward, given
-        // where to write, must not (its workspaces live in the tape).
+        // Oracle: the runtime's allocation counter. Given where to write, neither the forward with a tape nor the
+        // backward allocates (their workspaces live in the tape, and a tape keeps its shape records when they match).
         var layer = new RnnLayer<float>(new RnnOptions { InputSize = 32, HiddenSize = 64, NumLayers = 2 }, new Random(4))
         {
             Training = false, MaxDegreeOfParallelism = threads,
@@ -136,19 +196,24 @@ public class BackwardIntoTests
         var random = new Random(7);
         var input = Tensor.Create(TestTensors.Random(random, 20 * 4 * 32).Select(v => (float)v).ToArray(), [20, 4, 32]);
         var h0 = Tensor.Create(new float[2 * 4 * 64], [2, 4, 64]);
+        var output = Tensor.Create(new float[20 * 4 * 64], [20, 4, 64]);
+        var hn = Tensor.Create(new float[2 * 4 * 64], [2, 4, 64]);
         var gradOutput = Tensor.Create(TestTensors.Random(random, 20 * 4 * 64).Select(v => (float)v).ToArray(), [20, 4, 64]);
         var gradH0 = Tensor.Create(new float[2 * 4 * 64], [2, 4, 64]);
         var tape = new RnnTape<float>();
         layer.Parameters();   // a training loop holds them
-        long allocated = 0;
+        long forward = 0, backward = 0;
         for (int i = 0; i < 4; i++)
         {
-            layer.Forward(input, h0, tape);
             long before = GC.GetAllocatedBytesForCurrentThread();
+            layer.Forward(input, h0, output, hn, tape);
+            long between = GC.GetAllocatedBytesForCurrentThread();
             layer.Backward(tape, gradOutput, null, null, gradH0);
-            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long after = GC.GetAllocatedBytesForCurrentThread();
+            (forward, backward) = (between - before, after - between);
         }
-        allocated.Should().Be(0);
+        forward.Should().Be(0);
+        backward.Should().Be(0);
     }
 
     private static Tensor<double> Filled(nint[] shape, double value)
