@@ -39,8 +39,8 @@ internal sealed class ContenderSet : IDisposable
     public List<string> Agreement { get; } = [];
 
     /// <summary>Builds and checks every contender of a case; libtorch's is built last, because its thread count
-    /// is process-wide.</summary>
-    public static ContenderSet Create(BenchCase benchCase, int threads)
+    /// is process-wide. <paramref name="oursInto"/>: ours writes into tensors it made once (quick --ours-into).</summary>
+    public static ContenderSet Create(BenchCase benchCase, int threads, bool oursInto = false)
     {
         GlibcxxWeakener.EnsureTorchSharpLoadable();
         var all = new List<IContender>();
@@ -61,14 +61,14 @@ internal sealed class ContenderSet : IDisposable
         if (benchCase.Double)
         {
             var data = CaseData<double>.Create(benchCase);
-            Add(Names.Ours, () => new OursContender<double>(data, threads));
+            Add(Names.Ours, () => new OursContender<double>(data, threads, oursInto));
             Add(Names.LibTorch, () => TorchContender.Create(data, threads));
             refused.Add((Names.OnnxRuntime, "ONNX Runtime's CPU provider has no float64 RNN kernel"));
         }
         else
         {
             var data = CaseData<float>.Create(benchCase);
-            Add(Names.Ours, () => new OursContender<float>(data, threads));
+            Add(Names.Ours, () => new OursContender<float>(data, threads, oursInto));
             Add(Names.OnnxRuntime, () => new OnnxContender(data, threads));
             Add(Names.LibTorch, () => TorchContender.Create(data, threads));
         }

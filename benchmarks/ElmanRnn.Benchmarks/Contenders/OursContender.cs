@@ -6,15 +6,18 @@ using ElmanRnn.Layout;
 namespace ElmanRnn.Benchmarks.Contenders;
 
 /// <summary>ElmanRnn: <see cref="RnnLayer{T}"/> in eval mode with <see cref="RnnLayer{T}.MaxDegreeOfParallelism"/>
-/// = threads. Packed input is packed once, outside the timed region, as a caller would keep it.</summary>
+/// = threads. Packed input is packed once, outside the timed region, as a caller would keep it. With
+/// <c>into</c>, dense cases write into output and h_n tensors made once (the allocation-free overload a loop uses);
+/// packed cases have no such overload and return new tensors either way.</summary>
 internal sealed class OursContender<T> : IContender where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RnnLayer<T> _layer;
     private readonly Tensor<T> _input;           // x: (L, N, H_in)
     private readonly PackedSequence<T>? _packed; // data: (sum of lengths, H_in)
     private readonly int _steps;
+    private readonly Tensor<T>? _output, _hn;    // (L, N, D·H), (NL·D, N, H) when writing into the caller's tensors
 
-    public OursContender(CaseData<T> data, int threads)
+    public OursContender(CaseData<T> data, int threads, bool into = false)
     {
         _layer = new RnnLayer<T>(data.Options) { Training = false, MaxDegreeOfParallelism = threads };
         _layer.LoadStateDict(data.StateDict);
@@ -22,13 +25,20 @@ internal sealed class OursContender<T> : IContender where T : unmanaged, IFloati
         _input = Tensor.Create(data.Input, [data.Case.SeqLen, data.Case.Batch, data.Case.Size]);
         if (data.Lengths is { } lengths)
             _packed = PackedSequence.PackPadded(_input, lengths, batchFirst: false, enforceSorted: false);
+        else if (into)
+        {
+            var (output, hn) = _layer.Forward(_input);
+            (_output, _hn) = (output, hn);
+        }
     }
 
     public string Name => Names.Ours;
 
     public void Run()
     {
-        if (_packed is null)
+        if (_output is not null)
+            _layer.Forward(_input, null, _output, _hn!);
+        else if (_packed is null)
             _layer.Forward(_input);
         else
             _layer.Forward(_packed);

@@ -74,6 +74,8 @@ internal static class QuickMode
         string loadAfter = Machine.LoadAverage();
         var report = new Report(machine, results, loadBefore, loadAfter, CpuLoad.Now().OthersSince(runLoad),
             started.Elapsed);
+        if (options.OursInto)
+            Console.WriteLine("ElmanRnn (--ours-into): dense cases write into output and h_n tensors made once; c-packed returns new ones.\n");
         Console.WriteLine(report.Markdown());
         if (options.WriteDocs)
             PerformanceDoc.Write(report);
@@ -83,7 +85,7 @@ internal static class QuickMode
     private static Measurement Measure(BenchCase benchCase, int threads, QuickOptions options)
     {
         WarmUpJit(benchCase, threads);
-        using var set = ContenderSet.Create(benchCase, threads);
+        using var set = ContenderSet.Create(benchCase, threads, options.OursInto);
         var contenders = set.Valid.Where(c => options.Contenders.Contains(c.Name)).ToList();
         double seconds = options.Seconds;
         int gap = options.GapMilliseconds;

@@ -19,12 +19,15 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// other processes use less than 0.1 cores.</param>
 /// <param name="WriteDocs">Write the table into this SIMD path's section of docs/performance.md and render the path's
 /// chart (see <see cref="PerformanceDoc"/>).</param>
+/// <param name="OursInto">Ours writes dense cases' output and h_n into tensors made once (<c>Forward(input, h0,
+/// output, hn)</c>) instead of returning new ones, which the GC may hand out as never-touched pages; not with
+/// WriteDocs, whose tables compare the calls that return new tensors, as libtorch's and ONNX Runtime's do.</param>
 internal sealed record QuickOptions(
     IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, IReadOnlyList<string> Contenders, double Seconds,
-    int GapMilliseconds, double WaitQuietMinutes, bool WriteDocs)
+    int GapMilliseconds, double WaitQuietMinutes, bool WriteDocs, bool OursInto)
 {
     public const string Usage =
-        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--contenders ours,libtorch,onnx] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs]\n" +
+        "usage: quick [--cases a,b,c,d,e,c-f64,c-packed] [--threads 1,2] [--contenders ours,libtorch,onnx] [--seconds 7] [--gap-ms 3] [--wait-quiet MINUTES] [--write-docs] [--ours-into]\n" +
         "  inference forward of each case, ours vs libtorch (TorchSharp) vs ONNX Runtime, run round-robin; prints the\n" +
         "  medians, speed-ups, GFLOP/s against the measured FMA peak of the library's SIMD path, and the targets met.\n" +
         "  --cases        case ids, comma-separated (default: all)\n" +
@@ -34,7 +37,9 @@ internal sealed record QuickOptions(
         "  --gap-ms       pause before each timed sample (default 3), so the previous contender's threads go idle\n" +
         "  --wait-quiet   wait up to MINUTES for 5 s in which other processes use < 0.1 cores (default 0)\n" +
         "  --write-docs   replace this SIMD path's section of docs/performance.md (AVX-512, or AVX2 with\n" +
-        "                 DOTNET_EnableAVX512=0, ...) and write its chart, docs/performance-<path>.png";
+        "                 DOTNET_EnableAVX512=0, ...) and write its chart, docs/performance-<path>.png\n" +
+        "  --ours-into    ours writes into output/h_n tensors made once (dense cases), as a loop would; not with\n" +
+        "                 --write-docs";
 
     /// <exception cref="ArgumentException">An unknown option or value.</exception>
     public static QuickOptions Parse(IReadOnlyList<string> args)
@@ -45,7 +50,7 @@ internal sealed record QuickOptions(
         double seconds = 7;
         int gap = 3;
         double waitQuiet = 0;
-        bool writeDocs = false;
+        bool writeDocs = false, oursInto = false;
         for (int i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count
@@ -97,11 +102,16 @@ internal sealed record QuickOptions(
                 case "--write-docs":
                     writeDocs = true;
                     break;
+                case "--ours-into":
+                    oursInto = true;
+                    break;
                 default:
                     throw new ArgumentException($"Unknown option '{args[i]}'.");
             }
         }
 
-        return new QuickOptions(cases, threads, contenders, seconds, gap, waitQuiet, writeDocs);
+        if (writeDocs && oursInto)
+            throw new ArgumentException("--ours-into cannot be combined with --write-docs: the docs' tables time the calls that return new tensors.");
+        return new QuickOptions(cases, threads, contenders, seconds, gap, waitQuiet, writeDocs, oursInto);
     }
 }

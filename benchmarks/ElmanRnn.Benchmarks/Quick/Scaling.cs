@@ -29,8 +29,8 @@ internal sealed record Scaling(
     public static Scaling Measure(BenchCase benchCase, QuickOptions options)
     {
         var data = CaseData<float>.Create(benchCase);
-        using var one = new OursContender<float>(data, 1);
-        using var two = new OursContender<float>(data, 2);
+        using var one = new OursContender<float>(data, 1, options.OursInto);
+        using var two = new OursContender<float>(data, 2, options.OursInto);
         for (int i = 0; i < 2; i++)
         {
             one.Run();
