@@ -372,11 +372,58 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Justification = "The longer overloads take no optional parameters, so a call that omits h0 binds only here.")]
     public PackedRnnResult<T> Forward(PackedSequence<T> input, Tensor<T>? h0 = null) => ForwardPacked(input, h0, null);
 
+    /// <summary>
+    /// <see cref="Forward(PackedSequence{T}, Tensor{T})"/> writing into tensors the caller owns, for a loop over
+    /// batches of the same lengths: <paramref name="output"/> receives the packed output's data, whose rows are those
+    /// of <c>input.Data</c> (same batch sizes and permutation), and <paramref name="hn"/> h_n in the caller's batch
+    /// order. Bitwise the same as the allocating overload. A warm call allocates nothing (the sorted-order states of
+    /// an unsorted batch are rented from the shared pool).
+    /// </summary>
+    /// <param name="input">As for <see cref="Forward(PackedSequence{T}, Tensor{T})"/>.</param>
+    /// <param name="h0">Initial states (NL·D, B, H) in the caller's order, or null for zeros; may be
+    /// <paramref name="hn"/> (the state is read before it is overwritten).</param>
+    /// <param name="output">Dense tensor (S, D·H), S = <c>input.Data</c>'s rows; must not overlap the input.</param>
+    /// <param name="hn">Dense tensor (NL·D, B, H).</param>
+    /// <exception cref="ArgumentException">The errors of the allocating overload; output or hn of another shape, or a
+    /// strided view that cannot be written in place.</exception>
+    public void Forward(PackedSequence<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn)
+    {
+        PackedLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize);
+        int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
+        var rows = input.Batch;
+        DenseLayout.CheckResultShape(output, [rows.Rows, width], nameof(output));
+        DenseLayout.CheckResultShape(hn, [LayersTimesDirections, batch, Options.HiddenSize], nameof(hn));
+        Span<T> outputRows = TensorRows.Writable(output, nameof(output));
+        Span<T> hnRows = TensorRows.Writable(hn, nameof(hn));
+        ReadOnlySpan<T> x = TensorRows.RowMajor(input.Data);
+        ReadOnlySpan<int> sorted = input.SortedIndicesSpan, unsorted = input.UnsortedIndicesSpan;
+        if (unsorted.IsEmpty)
+        {
+            RunStack(rows, x, h0 is null ? default : TensorRows.RowMajor(h0), outputRows, hnRows);
+            return;
+        }
+        // The stack runs in sorted order: h0 is permuted into the first half of the rented buffer (before hn, which
+        // may be h0's memory, is written), h_n comes out in the second half and is permuted back into hn.
+        T[] rented = ArrayPool<T>.Shared.Rent(2 * hnRows.Length);
+        try
+        {
+            Span<T> sortedH0 = rented.AsSpan(0, hnRows.Length), sortedHn = rented.AsSpan(hnRows.Length, hnRows.Length);
+            if (h0 is not null)
+                PackedLayout.SortHidden<T>(TensorRows.RowMajor(h0), sorted, Options.HiddenSize, sortedH0);
+            RunStack(rows, x, h0 is null ? default : sortedH0, outputRows, sortedHn);
+            PackedLayout.UnsortHidden<T>(sortedHn, unsorted, Options.HiddenSize, hnRows);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rented);
+        }
+    }
+
     private PackedRnnResult<T> ForwardPacked(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T>? tape)
     {
         PackedLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize);
         int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
-        var rows = SequenceBatch.FromBatchSizes(input.BatchSizesSpan);
+        var rows = input.Batch;
         var output = GC.AllocateUninitializedArray<T>(rows.Rows * width);
         var hn = GC.AllocateUninitializedArray<T>(Options.NumLayers * directions * batch * Options.HiddenSize);
         RunStack(rows, TensorRows.RowMajor(input.Data), PackedLayout.SortHidden(h0, input.SortedIndicesSpan, Options.HiddenSize),

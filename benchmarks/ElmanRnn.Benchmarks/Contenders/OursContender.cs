@@ -7,15 +7,14 @@ namespace ElmanRnn.Benchmarks.Contenders;
 
 /// <summary>ElmanRnn: <see cref="RnnLayer{T}"/> in eval mode with <see cref="RnnLayer{T}.MaxDegreeOfParallelism"/>
 /// = threads. Packed input is packed once, outside the timed region, as a caller would keep it. With
-/// <c>into</c>, dense cases write into output and h_n tensors made once (the allocation-free overload a loop uses);
-/// packed cases have no such overload and return new tensors either way.</summary>
+/// <c>into</c>, the output and h_n go into tensors made once (the allocation-free overloads a loop uses).</summary>
 internal sealed class OursContender<T> : IContender where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RnnLayer<T> _layer;
     private readonly Tensor<T> _input;           // x: (L, N, H_in)
     private readonly PackedSequence<T>? _packed; // data: (sum of lengths, H_in)
     private readonly int _steps;
-    private readonly Tensor<T>? _output, _hn;    // (L, N, D·H), (NL·D, N, H) when writing into the caller's tensors
+    private readonly Tensor<T>? _output, _hn;    // (L, N, D·H) or packed (S, D·H), and (NL·D, N, H), when `into`
 
     public OursContender(CaseData<T> data, int threads, bool into = false)
     {
@@ -25,10 +24,12 @@ internal sealed class OursContender<T> : IContender where T : unmanaged, IFloati
         _input = Tensor.Create(data.Input, [data.Case.SeqLen, data.Case.Batch, data.Case.Size]);
         if (data.Lengths is { } lengths)
             _packed = PackedSequence.PackPadded(_input, lengths, batchFirst: false, enforceSorted: false);
+        if (into && _packed is null)
+            (_output, _hn) = _layer.Forward(_input);
         else if (into)
         {
-            var (output, hn) = _layer.Forward(_input);
-            (_output, _hn) = (output, hn);
+            var (packedOutput, hn) = _layer.Forward(_packed!);
+            (_output, _hn) = (packedOutput.Data, hn);
         }
     }
 
@@ -36,7 +37,9 @@ internal sealed class OursContender<T> : IContender where T : unmanaged, IFloati
 
     public void Run()
     {
-        if (_output is not null)
+        if (_output is not null && _packed is not null)
+            _layer.Forward(_packed, null, _output, _hn!);
+        else if (_output is not null)
             _layer.Forward(_input, null, _output, _hn!);
         else if (_packed is null)
             _layer.Forward(_input);

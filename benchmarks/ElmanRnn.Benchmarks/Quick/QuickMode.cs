@@ -75,7 +75,7 @@ internal static class QuickMode
         var report = new Report(machine, results, loadBefore, loadAfter, CpuLoad.Now().OthersSince(runLoad),
             started.Elapsed);
         if (options.OursInto)
-            Console.WriteLine("ElmanRnn (--ours-into): dense cases write into output and h_n tensors made once; c-packed returns new ones.\n");
+            Console.WriteLine("ElmanRnn (--ours-into): output and h_n are written into tensors made once.\n");
         Console.WriteLine(report.Markdown());
         if (options.WriteDocs)
             PerformanceDoc.Write(report);

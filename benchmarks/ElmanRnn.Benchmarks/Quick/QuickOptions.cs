@@ -19,8 +19,8 @@ namespace ElmanRnn.Benchmarks.Quick;
 /// other processes use less than 0.1 cores.</param>
 /// <param name="WriteDocs">Write the table into this SIMD path's section of docs/performance.md and render the path's
 /// chart (see <see cref="PerformanceDoc"/>).</param>
-/// <param name="OursInto">Ours writes dense cases' output and h_n into tensors made once (<c>Forward(input, h0,
-/// output, hn)</c>) instead of returning new ones, which the GC may hand out as never-touched pages; not with
+/// <param name="OursInto">Ours writes output and h_n into tensors made once (<c>Forward(input, h0, output, hn)</c>)
+/// instead of returning new ones, which the GC may hand out as never-touched pages; not with
 /// WriteDocs, whose tables compare the calls that return new tensors, as libtorch's and ONNX Runtime's do.</param>
 internal sealed record QuickOptions(
     IReadOnlyList<BenchCase> Cases, IReadOnlyList<int> Threads, IReadOnlyList<string> Contenders, double Seconds,
@@ -38,7 +38,7 @@ internal sealed record QuickOptions(
         "  --wait-quiet   wait up to MINUTES for 5 s in which other processes use < 0.1 cores (default 0)\n" +
         "  --write-docs   replace this SIMD path's section of docs/performance.md (AVX-512, or AVX2 with\n" +
         "                 DOTNET_EnableAVX512=0, ...) and write its chart, docs/performance-<path>.png\n" +
-        "  --ours-into    ours writes into output/h_n tensors made once (dense cases), as a loop would; not with\n" +
+        "  --ours-into    ours writes into output/h_n tensors made once, as a loop would; not with\n" +
         "                 --write-docs";
 
     /// <exception cref="ArgumentException">An unknown option or value.</exception>

@@ -42,6 +42,11 @@ internal static class PackedLayout
         return result;
     }
 
+    /// <summary><see cref="SortHidden{T}(Tensor{T}, ReadOnlySpan{int}, int)"/> into <paramref name="destination"/>,
+    /// which must not overlap <paramref name="original"/>; <paramref name="sorted"/> is not empty.</summary>
+    public static void SortHidden<T>(ReadOnlySpan<T> original, ReadOnlySpan<int> sorted, int hidden, Span<T> destination) =>
+        Permute(original, destination, sorted, hidden);
+
     /// <summary>h_n (NL·D, B, H) in sorted order → the caller's order: row i of each layer is sorted row unsorted[i].</summary>
     public static T[] UnsortHidden<T>(T[] sortedHn, ReadOnlySpan<int> unsorted, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -83,6 +83,7 @@ public sealed class PackedSequence<T> where T : unmanaged, IFloatingPointIeee754
                 _lengths[_sortedIndices is null ? j : _sortedIndices[j]] = t + 1;
         }
 
+        Batch = SequenceBatch.FromBatchSizes(_batchSizes);
         BatchSizes = Array.AsReadOnly(_batchSizes);
         SortedIndices = _sortedIndices is null ? null : Array.AsReadOnly(_sortedIndices);
         UnsortedIndices = _unsortedIndices is null ? null : Array.AsReadOnly(_unsortedIndices);
@@ -92,6 +93,9 @@ public sealed class PackedSequence<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Packed rows, shape (S, *): all valid time steps, time step by time step, sorted order within a
     /// step.</summary>
     public Tensor<T> Data { get; }
+
+    // The canonical form of these rows, built once: an RNN run over the same packed batch in a loop allocates nothing.
+    internal SequenceBatch Batch { get; }
 
     /// <summary>Number of sequences present at each time step, length T; positive and non-increasing, sums to S.
     /// <c>BatchSizes[0]</c> is the batch size.</summary>

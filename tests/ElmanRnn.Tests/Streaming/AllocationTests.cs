@@ -73,6 +73,58 @@ public class AllocationTests
         }
     }
 
+    [Theory]
+    [InlineData(false, false, false)]   // lengths in decreasing order: no permutation
+    [InlineData(true, false, false)]    // unsorted: h0 sorted and h_n unsorted through the pool
+    [InlineData(true, true, false)]
+    [InlineData(true, true, true)]      // h0 and hn the same tensor
+    [InlineData(false, true, true)]
+    public void PackedForwardIntoCallerTensorsEqualsForwardAndAllocatesNothing(bool unsorted, bool bidirectional, bool h0IsHn)
+    {
+        // Oracle: the allocating packed Forward, bitwise (its output and h_n are pinned by the libtorch fixtures).
+        int d = bidirectional ? 2 : 1;
+        int[] lengths = unsorted ? [5, 9, 2, 9, 7] : [9, 9, 7, 5, 2];
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var layer = new RnnLayer<float>(new()
+            {
+                InputSize = 24, HiddenSize = 160, NumLayers = 2, Bidirectional = bidirectional,
+            }, new Random(3)) { Training = false, MaxDegreeOfParallelism = threads };
+            var padded = Tensor.Create(TestTensors.Random(new Random(4), 9 * 5 * 24).Select(v => (float)v).ToArray(), [9, 5, 24]);
+            var packed = ElmanRnn.Layout.PackedSequence.PackPadded(padded, lengths, batchFirst: false, enforceSorted: !unsorted);
+            float[] h0Values = TestTensors.Random(new Random(5), 2 * d * 5 * 160).Select(v => (float)v).ToArray();
+            var (expected, expectedHn) = layer.Forward(packed, Tensor.Create(h0Values, [2 * d, 5, 160]));
+
+            var output = Tensor.Create(new float[expected.Data.FlattenedLength], expected.Data.Lengths);
+            var hn = Tensor.Create(new float[expectedHn.FlattenedLength], expectedHn.Lengths);
+            var h0 = h0IsHn ? hn : Tensor.Create(h0Values, [2 * d, 5, 160]);
+            long allocated = 0;
+            for (int i = 0; i < 20; i++)
+            {
+                if (h0IsHn)   // hn was overwritten by the previous call: start again from h0's values
+                    h0 = hn = Tensor.Create((float[])h0Values.Clone(), [2 * d, 5, 160]);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                layer.Forward(packed, h0, output, hn);
+                allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+            allocated.Should().Be(0, $"{threads} thread(s)");
+            output.ToDoubles().Should().Equal(expected.Data.ToDoubles());
+            hn.ToDoubles().Should().Equal(expectedHn.ToDoubles());
+        }
+    }
+
+    [Fact]
+    public void PackedForwardIntoRefusesResultTensorsOfOtherShapes()
+    {
+        var layer = new RnnLayer<float>(new() { InputSize = 2, HiddenSize = 3, NumLayers = 2 }) { Training = false };
+        var packed = ElmanRnn.Layout.PackedSequence.PackPadded(Tensor.Create(new float[4 * 2 * 2], [4, 2, 2]), [4, 3], batchFirst: false);
+        var hn = Tensor.Create(new float[2 * 2 * 3], [2, 2, 3]);
+        var wrong = () => layer.Forward(packed, null, Tensor.Create(new float[8 * 3], [8, 3]), hn);
+        wrong.Should().Throw<ArgumentException>().WithMessage("output must have shape [7, 3]*got [8, 3].*");
+        var wrongHn = () => layer.Forward(packed, null, Tensor.Create(new float[7 * 3], [7, 3]), Tensor.Create(new float[6], [2, 3]));
+        wrongHn.Should().Throw<ArgumentException>().WithMessage("hn must have shape [2, 2, 3]*got [2, 3].*");
+    }
+
     [Fact]
     public void ForwardIntoAcceptsTheSameTensorAsH0AndHn()
     {
