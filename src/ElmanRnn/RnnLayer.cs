@@ -284,10 +284,6 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         tape.HasH0 = h0 is not null;
         tape.H0Shape = h0 is null ? null : Reuse(tape.H0Shape, h0.Lengths);
         tape.Complete();
-
-        // A training loop records the same shapes every step: keep the arrays, so a warm step allocates nothing.
-        static nint[] Reuse(nint[]? kept, ReadOnlySpan<nint> shape) =>
-            kept is not null && shape.SequenceEqual(kept) ? kept : shape.ToArray();
     }
 
     /// <summary>
@@ -386,7 +382,27 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="hn">Dense tensor (NL·D, B, H).</param>
     /// <exception cref="ArgumentException">The errors of the allocating overload; output or hn of another shape, or a
     /// strided view that cannot be written in place.</exception>
-    public void Forward(PackedSequence<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn)
+    public void Forward(PackedSequence<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn) =>
+        ForwardPackedInto(input, h0, output, hn, null);
+
+    /// <summary>
+    /// <see cref="Forward(PackedSequence{T}, Tensor{T}, RnnTape{T})"/> writing into tensors the caller owns: a training
+    /// loop's forward over packed batches that allocates nothing once warm. The same bits and the same tape.
+    /// </summary>
+    /// <param name="input">As for <see cref="Forward(PackedSequence{T}, Tensor{T})"/>.</param>
+    /// <param name="h0">Initial states in the caller's order, or null for zeros (then Backward returns no h0
+    /// gradient); may be <paramref name="hn"/>.</param>
+    /// <param name="output">As for <see cref="Forward(PackedSequence{T}, Tensor{T}, Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="hn">As for <see cref="Forward(PackedSequence{T}, Tensor{T}, Tensor{T}, Tensor{T})"/>.</param>
+    /// <param name="tape">Filled by this call; its previous contents are replaced.</param>
+    /// <exception cref="ArgumentException">As for <see cref="Forward(PackedSequence{T}, Tensor{T}, Tensor{T}, Tensor{T})"/>.</exception>
+    public void Forward(PackedSequence<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn, RnnTape<T> tape)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        ForwardPackedInto(input, h0, output, hn, tape);
+    }
+
+    private void ForwardPackedInto(PackedSequence<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn, RnnTape<T>? tape)
     {
         PackedLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize);
         int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
@@ -399,7 +415,9 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         ReadOnlySpan<int> sorted = input.SortedIndicesSpan, unsorted = input.UnsortedIndicesSpan;
         if (unsorted.IsEmpty)
         {
-            RunStack(rows, x, h0 is null ? default : TensorRows.RowMajor(h0), outputRows, hnRows);
+            RunStack(rows, x, h0 is null ? default : TensorRows.RowMajor(h0), outputRows, hnRows, default, tape);
+            if (tape is not null)
+                CompletePacked(tape, input, h0, output.Lengths, hn.Lengths);
             return;
         }
         // The stack runs in sorted order: h0 is permuted into the first half of the rented buffer (before hn, which
@@ -410,13 +428,15 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             Span<T> sortedH0 = rented.AsSpan(0, hnRows.Length), sortedHn = rented.AsSpan(hnRows.Length, hnRows.Length);
             if (h0 is not null)
                 PackedLayout.SortHidden<T>(TensorRows.RowMajor(h0), sorted, Options.HiddenSize, sortedH0);
-            RunStack(rows, x, h0 is null ? default : sortedH0, outputRows, sortedHn);
+            RunStack(rows, x, h0 is null ? default : sortedH0, outputRows, sortedHn, default, tape);
             PackedLayout.UnsortHidden<T>(sortedHn, unsorted, Options.HiddenSize, hnRows);
         }
         finally
         {
             ArrayPool<T>.Shared.Return(rented);
         }
+        if (tape is not null)
+            CompletePacked(tape, input, h0, output.Lengths, hn.Lengths);
     }
 
     private PackedRnnResult<T> ForwardPacked(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T>? tape)
@@ -502,18 +522,29 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(tape);
         var result = ForwardPacked(input, h0, tape);
-        tape.Kind = RnnTape<T>.InputKind.Packed;
-        tape.BatchSizes = input.BatchSizesSpan.ToArray();
-        tape.SortedIndices = input.SortedIndices?.ToArray();
-        tape.UnsortedIndices = input.UnsortedIndices?.ToArray();
-        tape.InputShape = input.Data.Lengths.ToArray();
-        tape.OutputShape = result.Output.Data.Lengths.ToArray();
-        tape.HnShape = result.Hn.Lengths.ToArray();
-        tape.HasH0 = h0 is not null;
-        tape.H0Shape = h0?.Lengths.ToArray();
-        tape.Complete();
+        CompletePacked(tape, input, h0, result.Output.Data.Lengths, result.Hn.Lengths);
         return result;
     }
+
+    // What Backward needs besides the values RunStack recorded: the layout and shapes of a packed forward.
+    private static void CompletePacked(RnnTape<T> tape, PackedSequence<T> input, Tensor<T>? h0,
+        ReadOnlySpan<nint> outputShape, ReadOnlySpan<nint> hnShape)
+    {
+        tape.Kind = RnnTape<T>.InputKind.Packed;
+        tape.BatchSizes = Reuse(tape.BatchSizes, input.BatchSizesSpan);
+        tape.SortedIndices = input.SortedIndices is null ? null : Reuse(tape.SortedIndices, input.SortedIndicesSpan);
+        tape.UnsortedIndices = input.UnsortedIndices is null ? null : Reuse(tape.UnsortedIndices, input.UnsortedIndicesSpan);
+        tape.InputShape = Reuse(tape.InputShape, input.Data.Lengths);
+        tape.OutputShape = Reuse(tape.OutputShape, outputShape);
+        tape.HnShape = Reuse(tape.HnShape, hnShape);
+        tape.HasH0 = h0 is not null;
+        tape.H0Shape = h0 is null ? null : Reuse(tape.H0Shape, h0.Lengths);
+        tape.Complete();
+    }
+
+    // A training loop records the same layout every step: keep the arrays, so a warm step allocates nothing.
+    private static TItem[] Reuse<TItem>(TItem[]? kept, ReadOnlySpan<TItem> now) where TItem : IEquatable<TItem> =>
+        kept is not null && now.SequenceEqual(kept) ? kept : now.ToArray();
 
     /// <summary><see cref="Forward(Tensor{T}, ReadOnlySpan{int}, Tensor{T})"/> recording what <see cref="Backward(RnnTape{T}, Tensor{T}, Tensor{T})"/>
     /// needs into <paramref name="tape"/>; Backward then takes gradOutput shaped like the padded output and returns a
@@ -714,8 +745,14 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             zeros.Clear();
             dhn = zeros;
         }
+        else if (packed && tape.SortedIndices is not null)
+        {
+            Span<T> sorted = RnnTape<T>.Ensure(ref tape.GradHn, layers * perLayer);
+            PackedLayout.SortHidden<T>(TensorRows.RowMajor(gradHn), tape.SortedIndices, hidden, sorted);
+            dhn = sorted;
+        }
         else
-            dhn = packed ? PackedLayout.SortHidden(gradHn, tape.SortedIndices, hidden) : TensorRows.RowMajor(gradHn);
+            dhn = TensorRows.RowMajor(gradHn);
 
         DirectionGradients<T>[][] gradients = DirectionGradients();
         LayerWeights<T>[] weights = _layers;

@@ -163,6 +163,65 @@ public class BackwardIntoTests
             .Should().Throw<ArgumentException>().WithMessage("*output must have shape*got [6, 3,*");
     }
 
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(true, true, false)]
+    [InlineData(true, true, true)]
+    [InlineData(false, true, true)]
+    [InlineData(true, false, false)]
+    public void A_packed_forward_into_caller_tensors_records_the_same_tape(bool unsorted, bool withH0, bool h0IsHn)
+    {
+        // Oracle: the allocating packed Forward with a tape (pinned by the libtorch gradient fixtures): the same output
+        // data, h_n, masks and gradients, bit for bit, and a warm step into the caller's tensors allocates nothing.
+        const int hidden = 6, layers = 2, d = 2, n = 4;
+        int[] lengths = unsorted ? [3, 6, 1, 6] : [6, 6, 3, 1];
+        var opts = new RnnOptions { InputSize = 3, HiddenSize = hidden, NumLayers = layers, Bidirectional = true, Dropout = 0.3 };
+        var random = new Random(21);
+        var padded = Tensor.Create(TestTensors.Random(random, 6 * n * 3), [6, n, 3]);
+        var packed = PackedSequence.PackPadded(padded, lengths, batchFirst: false, enforceSorted: !unsorted);
+        double[] h0Values = TestTensors.Random(random, layers * d * n * hidden);
+        int rows = lengths.Sum();
+        var gradOutput = Tensor.Create(TestTensors.Random(random, rows * d * hidden), [rows, d * hidden]);
+        var gradHn = Tensor.Create(TestTensors.Random(random, layers * d * n * hidden), [layers * d, n, hidden]);
+
+        var reference = new RnnLayer<double>(opts, new Random(22)) { Training = true };
+        var referenceTape = new RnnTape<double>();
+        var (expectedOutput, expectedHn) = reference.Forward(packed, withH0 ? Tensor.Create(h0Values, [layers * d, n, hidden]) : null, referenceTape);
+        var expected = reference.Backward(referenceTape, gradOutput, gradHn);
+
+        var layer = new RnnLayer<double>(opts, new Random(22)) { Training = true };
+        var tape = new RnnTape<double>();
+        var output = Filled([rows, d * hidden], double.NaN);
+        var hn = h0IsHn ? Tensor.Create((double[])h0Values.Clone(), [layers * d, n, hidden]) : Filled([layers * d, n, hidden], double.NaN);
+        Tensor<double>? h0 = !withH0 ? null : h0IsHn ? hn : Tensor.Create(h0Values, [layers * d, n, hidden]);
+        layer.Forward(packed, h0, output, hn, tape);
+        var got = layer.Backward(tape, gradOutput, gradHn);
+
+        output.ToDoubles().Should().Equal(expectedOutput.Data.ToDoubles());
+        hn.ToDoubles().Should().Equal(expectedHn.ToDoubles());
+        got.Input.ToDoubles().Should().Equal(expected.Input.ToDoubles());
+        if (withH0)
+            got.H0!.ToDoubles().Should().Equal(expected.H0!.ToDoubles());
+        var grads = Grads(layer);
+        var expectedGrads = Grads(reference);
+        for (int i = 0; i < grads.Length; i++)
+            grads[i].Should().Equal(expectedGrads[i]);
+
+        // A warm training step over the same packed batch: forward into, backward into without d/dinput.
+        var gradH0 = withH0 ? Filled([layers * d, n, hidden], 0) : null;
+        long allocated = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            if (h0IsHn)
+                h0 = hn = Tensor.Create((double[])h0Values.Clone(), [layers * d, n, hidden]);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            layer.Forward(packed, h0, output, hn, tape);
+            layer.Backward(tape, gradOutput, gradHn, null, gradH0);
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        allocated.Should().Be(0);
+    }
+
     [Fact]
     public void Wrong_result_tensors_are_refused_with_clear_messages()
     {
