@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # NativeAOT and ReadyToRun against the JIT, and first-call times (issue 8): builds this app as JIT, as NativeAOT with
-# the default x64 target, as NativeAOT with the README's IlcInstructionSet=x86-64-v3 (AVX2+FMA), as ReadyToRun
+# the default x64 target, as NativeAOT with the README's IlcInstructionSet=x86-64-v3 (AVX2+FMA) (and x86-64-v4,
+# AVX-512, on a machine that has it), as ReadyToRun
 # framework-dependent (what `-p:PublishReadyToRun=true` alone gives) and as ReadyToRun self-contained, trimmed,
 # composite (framework included) for x86-64-v3, each into its own folder under bin/aotbench/, then
 #   - times Forward of RNN(256, 256) fp32, L = 64, N = 16 (eval, 1 thread) each way and prints the medians and their
@@ -30,6 +31,9 @@ echo "== build (JIT), publish (NativeAOT: default target, x86-64-v3; ReadyToRun:
 build jit dotnet build -c Release
 build aot-default dotnet publish -c Release -r linux-x64 -p:PublishAot=true
 build aot-v3 dotnet publish -c Release -r linux-x64 -p:PublishAot=true -p:IlcInstructionSet=x86-64-v3
+# On an AVX-512 machine also x86-64-v4, whose binary refuses to start elsewhere.
+avx512=$(grep -qw avx512f /proc/cpuinfo && echo yes || true)
+[ -n "$avx512" ] && build aot-v4 dotnet publish -c Release -r linux-x64 -p:PublishAot=true -p:IlcInstructionSet=x86-64-v4
 # crossgen2 runs again only when its inputs change, not its arguments: start each ReadyToRun publish from a clean R2R
 # folder so one variant's images are never reused for the other.
 r2r_obj=obj/Release/net10.0/linux-x64/R2R
@@ -48,10 +52,11 @@ declare -A cmd=(
   [jit]="dotnet $out/jit/ElmanRnn.AotBench.dll"
   [aot-default]="$out/aot-default/ElmanRnn.AotBench"
   [aot-v3]="$out/aot-v3/ElmanRnn.AotBench"
+  [aot-v4]="$out/aot-v4/ElmanRnn.AotBench"
   [r2r]="dotnet $out/r2r/ElmanRnn.AotBench.dll"
   [r2r-sc]="$out/r2r-sc/ElmanRnn.AotBench"
 )
-ways="jit aot-default aot-v3 r2r r2r-sc"
+ways="jit aot-default aot-v3${avx512:+ aot-v4} r2r r2r-sc"
 
 median_ms() { sed -nE 's/.*median ([0-9.]+) ms.*/\1/p'; }
 declare -A steady
@@ -70,7 +75,7 @@ for way in $ways; do
 done
 
 echo "== first calls (each run a fresh process)"
-first_ways="jit jit-cpu0 r2r r2r-sc r2r-sc-cpu0 aot-v3"
+first_ways="jit jit-cpu0 r2r r2r-sc r2r-sc-cpu0 aot-v3${avx512:+ aot-v4}"
 first_log=$out.first-calls.log
 : >"$first_log"
 for run in $(seq "$runs"); do
