@@ -405,36 +405,10 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private void ForwardPackedInto(PackedSequence<T> input, Tensor<T>? h0, Tensor<T> output, Tensor<T> hn, RnnTape<T>? tape)
     {
         PackedLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize);
-        int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
-        var rows = input.Batch;
-        DenseLayout.CheckResultShape(output, [rows.Rows, width], nameof(output));
-        DenseLayout.CheckResultShape(hn, [LayersTimesDirections, batch, Options.HiddenSize], nameof(hn));
-        Span<T> outputRows = TensorRows.Writable(output, nameof(output));
-        Span<T> hnRows = TensorRows.Writable(hn, nameof(hn));
-        ReadOnlySpan<T> x = TensorRows.RowMajor(input.Data);
-        ReadOnlySpan<int> sorted = input.SortedIndicesSpan, unsorted = input.UnsortedIndicesSpan;
-        if (unsorted.IsEmpty)
-        {
-            RunStack(rows, x, h0 is null ? default : TensorRows.RowMajor(h0), outputRows, hnRows, default, tape);
-            if (tape is not null)
-                CompletePacked(tape, input, h0, output.Lengths, hn.Lengths);
-            return;
-        }
-        // The stack runs in sorted order: h0 is permuted into the first half of the rented buffer (before hn, which
-        // may be h0's memory, is written), h_n comes out in the second half and is permuted back into hn.
-        T[] rented = ArrayPool<T>.Shared.Rent(2 * hnRows.Length);
-        try
-        {
-            Span<T> sortedH0 = rented.AsSpan(0, hnRows.Length), sortedHn = rented.AsSpan(hnRows.Length, hnRows.Length);
-            if (h0 is not null)
-                PackedLayout.SortHidden<T>(TensorRows.RowMajor(h0), sorted, Options.HiddenSize, sortedH0);
-            RunStack(rows, x, h0 is null ? default : sortedH0, outputRows, sortedHn, default, tape);
-            PackedLayout.UnsortHidden<T>(sortedHn, unsorted, Options.HiddenSize, hnRows);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rented);
-        }
+        int width = (Options.Bidirectional ? 2 : 1) * Options.HiddenSize;
+        DenseLayout.CheckResultShape(output, [input.Batch.Rows, width], nameof(output));
+        DenseLayout.CheckResultShape(hn, [LayersTimesDirections, input.BatchSize, Options.HiddenSize], nameof(hn));
+        RunPacked(input, h0, TensorRows.Writable(output, nameof(output)), TensorRows.Writable(hn, nameof(hn)), tape);
         if (tape is not null)
             CompletePacked(tape, input, h0, output.Lengths, hn.Lengths);
     }
@@ -442,17 +416,40 @@ public sealed class RnnLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private PackedRnnResult<T> ForwardPacked(PackedSequence<T> input, Tensor<T>? h0, RnnTape<T>? tape)
     {
         PackedLayout.Validate(input, h0, Options.InputSize, LayersTimesDirections, Options.HiddenSize);
-        int directions = Options.Bidirectional ? 2 : 1, width = directions * Options.HiddenSize, batch = input.BatchSize;
-        var rows = input.Batch;
-        var output = GC.AllocateUninitializedArray<T>(rows.Rows * width);
-        var hn = GC.AllocateUninitializedArray<T>(Options.NumLayers * directions * batch * Options.HiddenSize);
-        RunStack(rows, TensorRows.RowMajor(input.Data), PackedLayout.SortHidden(h0, input.SortedIndicesSpan, Options.HiddenSize),
-            output, hn, default, tape);
-        var packed = new PackedSequence<T>(Tensor.Create(output, [rows.Rows, width]), input.BatchSizesSpan,
+        int width = (Options.Bidirectional ? 2 : 1) * Options.HiddenSize, rows = input.Batch.Rows;
+        var output = GC.AllocateUninitializedArray<T>(rows * width);
+        var hn = GC.AllocateUninitializedArray<T>(LayersTimesDirections * input.BatchSize * Options.HiddenSize);
+        RunPacked(input, h0, output, hn, tape);
+        var packed = new PackedSequence<T>(Tensor.Create(output, [rows, width]), input.BatchSizesSpan,
             input.SortedIndices?.ToArray(), input.UnsortedIndices?.ToArray());
-        return new PackedRnnResult<T>(packed, Tensor.Create(
-            PackedLayout.UnsortHidden(hn, input.UnsortedIndicesSpan, Options.HiddenSize),
-            [Options.NumLayers * directions, batch, Options.HiddenSize]));
+        return new PackedRnnResult<T>(packed, Tensor.Create(hn, [LayersTimesDirections, input.BatchSize, Options.HiddenSize]));
+    }
+
+    // A validated packed input through the stack into output (S, D·H) and hn (NL·D, B, H) in the caller's batch order.
+    // The stack runs in sorted order: for an unsorted batch h0 is permuted into the first half of a rented buffer
+    // (before hn, which may be h0's memory, is written), h_n comes out in the second half and is permuted back.
+    private void RunPacked(PackedSequence<T> input, Tensor<T>? h0, Span<T> output, Span<T> hn, RnnTape<T>? tape)
+    {
+        ReadOnlySpan<T> x = TensorRows.RowMajor(input.Data);
+        ReadOnlySpan<int> sorted = input.SortedIndicesSpan, unsorted = input.UnsortedIndicesSpan;
+        if (unsorted.IsEmpty)
+        {
+            RunStack(input.Batch, x, h0 is null ? default : TensorRows.RowMajor(h0), output, hn, default, tape);
+            return;
+        }
+        T[] rented = ArrayPool<T>.Shared.Rent(2 * hn.Length);
+        try
+        {
+            Span<T> sortedH0 = rented.AsSpan(0, hn.Length), sortedHn = rented.AsSpan(hn.Length, hn.Length);
+            if (h0 is not null)
+                PackedLayout.SortHidden<T>(TensorRows.RowMajor(h0), sorted, Options.HiddenSize, sortedH0);
+            RunStack(input.Batch, x, h0 is null ? default : sortedH0, output, sortedHn, default, tape);
+            PackedLayout.UnsortHidden<T>(sortedHn, unsorted, Options.HiddenSize, hn);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rented);
+        }
     }
 
     /// <summary>

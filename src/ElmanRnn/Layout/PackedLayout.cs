@@ -27,39 +27,15 @@ internal static class PackedLayout
             DenseLayout.CheckHidden(h0.Lengths, layersTimesDirections, input.BatchSize, hiddenSize, unbatched: false, nameof(h0));
     }
 
-    /// <summary>h0 (NL·D, B, H) in the caller's order → sorted order: row j of each layer is sequence sorted[j].
-    /// Empty when h0 is absent (zeros).</summary>
-    public static ReadOnlySpan<T> SortHidden<T>(Tensor<T>? h0, ReadOnlySpan<int> sorted, int hidden)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (h0 is null)
-            return ReadOnlySpan<T>.Empty;
-        ReadOnlySpan<T> original = TensorRows.RowMajor(h0);
-        if (sorted.IsEmpty)
-            return original;
-        var result = new T[original.Length];
-        Permute(original, result, sorted, hidden);
-        return result;
-    }
-
-    /// <summary><see cref="SortHidden{T}(Tensor{T}, ReadOnlySpan{int}, int)"/> into <paramref name="destination"/>,
-    /// which must not overlap <paramref name="original"/>; <paramref name="sorted"/> is not empty.</summary>
+    /// <summary>h0 (NL·D, B, H) in the caller's order → sorted order into <paramref name="destination"/> (row j of each
+    /// layer is sequence sorted[j]), which must not overlap <paramref name="original"/>; <paramref name="sorted"/> is
+    /// not empty.</summary>
     public static void SortHidden<T>(ReadOnlySpan<T> original, ReadOnlySpan<int> sorted, int hidden, Span<T> destination) =>
         Permute(original, destination, sorted, hidden);
 
-    /// <summary>h_n (NL·D, B, H) in sorted order → the caller's order: row i of each layer is sorted row unsorted[i].</summary>
-    public static T[] UnsortHidden<T>(T[] sortedHn, ReadOnlySpan<int> unsorted, int hidden)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (unsorted.IsEmpty)
-            return sortedHn;
-        var result = new T[sortedHn.Length];
-        Permute(sortedHn, result, unsorted, hidden);
-        return result;
-    }
-
-    /// <summary><see cref="UnsortHidden{T}(T[], ReadOnlySpan{int}, int)"/> into <paramref name="destination"/>, which
-    /// must not overlap <paramref name="sorted"/>; a plain copy when <paramref name="unsorted"/> is empty.</summary>
+    /// <summary>h_n (NL·D, B, H) in sorted order → the caller's order into <paramref name="destination"/> (row i of each
+    /// layer is sorted row unsorted[i]), which must not overlap <paramref name="sorted"/>; a plain copy when
+    /// <paramref name="unsorted"/> is empty.</summary>
     public static void UnsortHidden<T>(ReadOnlySpan<T> sorted, ReadOnlySpan<int> unsorted, int hidden, Span<T> destination)
     {
         if (unsorted.IsEmpty)

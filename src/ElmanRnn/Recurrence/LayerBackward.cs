@@ -301,9 +301,12 @@ internal sealed unsafe class LayerBackward<T> : ITeamJob, ISteppedJob where T : 
             for (int j = 0; j < earlierRows; j++)
                 scratch.Slice(j * hidden + c0, cols).CopyTo(carry.Slice(j * width + c0, cols));
         }
-        var dh0 = _dh0Length > 0 ? new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden) : default;
-        for (int j = continued; j < n && !dh0.IsEmpty; j++)
-            scratch.Slice((earlierRows + j - continued) * hidden + c0, cols).CopyTo(dh0.Slice(j * hidden + c0, cols));
+        if (_dh0Length > 0)
+        {
+            var dh0 = new Span<T>(_dh0 + direction * sequences * hidden, sequences * hidden);
+            for (int j = continued; j < n; j++)
+                scratch.Slice((earlierRows + j - continued) * hidden + c0, cols).CopyTo(dh0.Slice(j * hidden + c0, cols));
+        }
         if (!last)
             AddToBias(direction, scratch.Slice(2 * sequences * hidden, hidden), c0, c1);
     }
